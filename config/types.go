@@ -1,0 +1,159 @@
+package config
+
+import "time"
+
+// Pos is where a value stood in the rules files, for `file:line: field: problem`.
+type Pos struct {
+	File string
+	Line int
+}
+
+// Rules is the whole rules file after includes are merged.
+type Rules struct {
+	Reconcile Reconcile  `yaml:"reconcile"`
+	Customers []Customer `yaml:"customers"`
+	Include   []string   `yaml:"include"`
+
+	// Files lists every file read, in order, main file first.
+	Files []string `yaml:"-"`
+}
+
+type Reconcile struct {
+	Interval Duration `yaml:"interval"` // default 10m
+}
+
+type Customer struct {
+	ID       string   `yaml:"id"`
+	Name     string   `yaml:"name"`
+	Timezone string   `yaml:"timezone"` // IANA name, default UTC
+	Paused   bool     `yaml:"paused"`
+	Sources  []Source `yaml:"sources"`
+	Publish  Publish  `yaml:"publish"`
+	Show     Show     `yaml:"show"`
+	Statuses Statuses `yaml:"statuses"`
+	Dates    Dates    `yaml:"dates"`
+	Targets  []Target `yaml:"targets"`
+
+	Pos Pos `yaml:"-"`
+}
+
+// Source is exactly one of its pointers.
+type Source struct {
+	GitHub *GitHubSource `yaml:"github"`
+	Jira   *JiraSource   `yaml:"jira"`
+	File   *FileSource   `yaml:"file"`
+
+	Pos Pos `yaml:"-"`
+}
+
+type GitHubSource struct {
+	Repo       string `yaml:"repo"`        // owner/name
+	StatusFrom string `yaml:"status_from"` // "state" (default) | "label_prefix:<prefix>"
+	APIURL     string `yaml:"api_url"`     // default $VITRINE_GITHUB_API_URL or https://api.github.com
+	TokenEnv   string `yaml:"token_env"`   // default GITHUB_TOKEN
+}
+
+type JiraSource struct {
+	Project    string `yaml:"project"`
+	JQL        string `yaml:"jql"`        // membership filter, wrapped as project = K AND (<jql>)
+	Milestones string `yaml:"milestones"` // versions (default) | epics
+	URL        string `yaml:"url"`        // default $JIRA_URL
+	EmailEnv   string `yaml:"email_env"`  // default JIRA_EMAIL
+	TokenEnv   string `yaml:"token_env"`  // default JIRA_API_TOKEN, or JIRA_PAT on Data Center
+	// Fields names the custom fields to read: canonical name -> Jira field id.
+	Fields map[string]string `yaml:"fields"`
+}
+
+type FileSource struct {
+	Path string `yaml:"path"` // relative to the rules file that names it
+}
+
+type Publish struct {
+	Label               string   `yaml:"label"`
+	HideLabel           string   `yaml:"hide_label"`
+	Inherit             bool     `yaml:"inherit"`
+	When                string   `yaml:"when"`
+	StatusAuthors       []string `yaml:"status_authors"`
+	StatusItem          string   `yaml:"status_item"`           // display ref of the item whose /status comments count
+	AllowSecurityLevels []string `yaml:"allow_security_levels"` // Jira security levels that may still be published
+
+	WhenPos Pos `yaml:"-"`
+}
+
+type Show struct {
+	Title                string   `yaml:"title"`           // source (default) | section
+	Body                 string   `yaml:"body"`            // none (default) | section | all
+	BodySection          string   `yaml:"body_section"`    // heading text
+	InternalMarker       string   `yaml:"internal_marker"` // heading text
+	Comments             string   `yaml:"comments"`        // none (default) | marked
+	CommentMarker        string   `yaml:"comment_marker"`  // default "[client]"
+	CommentAuthor        string   `yaml:"comment_author"`  // team (default) | name
+	Dates                bool     `yaml:"dates"`
+	Progress             bool     `yaml:"progress"`
+	Assignees            bool     `yaml:"assignees"`
+	MilestoneDescription string   `yaml:"milestone_description"` // none (default) | section
+	LinkDomains          []string `yaml:"link_domains"`
+	// Fields allow-lists custom fields by name; none leave by default.
+	Fields []string `yaml:"fields"`
+	// TeamName is the author shown with comment_author: team. Default
+	// "<customer name> team" ("ACME team"), or "Agency team" without a name.
+	TeamName string `yaml:"team_name"`
+}
+
+type Statuses struct {
+	Map       OrderedMap `yaml:"map"`       // internal status -> customer word, in file order
+	Default   string     `yaml:"default"`   // unmapped open statuses; default "In progress"
+	Done      string     `yaml:"done"`      // default "Done"
+	Cancelled string     `yaml:"cancelled"` // "retract" (default) or a word
+}
+
+type Dates struct {
+	BufferDays int `yaml:"buffer_days"`
+}
+
+// Target is exactly one of its pointers.
+type Target struct {
+	Page   *PageTarget   `yaml:"page"`
+	GitHub *GitHubTarget `yaml:"github"`
+	Jira   *JiraTarget   `yaml:"jira"`
+
+	Pos Pos `yaml:"-"`
+}
+
+type PageTarget struct {
+	Feed string `yaml:"feed"` // full (default) | titles | off
+}
+
+type GitHubTarget struct {
+	Repo        string   `yaml:"repo"`
+	Retract     string   `yaml:"retract"` // neutralize (default) | delete
+	TargetDelay Duration `yaml:"target_delay"`
+	APIURL      string   `yaml:"api_url"`
+	TokenEnv    string   `yaml:"token_env"`    // default GITHUB_TOKEN
+	LabelPrefix string   `yaml:"label_prefix"` // managed status labels, default "status: "
+}
+
+type JiraTarget struct {
+	Project     string              `yaml:"project"`
+	IssueType   string              `yaml:"issue_type"`  // default Task
+	Transitions map[string][]string `yaml:"transitions"` // customer status -> transition names from the initial status
+	Retract     string              `yaml:"retract"`     // neutralize (default) | delete
+	TargetDelay Duration            `yaml:"target_delay"`
+	URL         string              `yaml:"url"`
+	EmailEnv    string              `yaml:"email_env"`
+	TokenEnv    string              `yaml:"token_env"`
+}
+
+// Duration is a time.Duration written as "10m", "0s".
+type Duration struct{ time.Duration }
+
+// OrderedMap keeps a YAML mapping's keys in file order.
+type OrderedMap struct {
+	Keys   []string
+	Values map[string]string
+}
+
+func (m OrderedMap) Get(k string) (string, bool) {
+	v, ok := m.Values[k]
+	return v, ok
+}
