@@ -51,7 +51,7 @@ type Item struct {
 	Resolution string `json:"resolution,omitempty"`
 
 	Labels    []string `json:"labels,omitempty"`
-	Parent    string   `json:"parent,omitempty"`    // parent item ID in the same source
+	Parent    string   `json:"parent,omitempty"`    // parent item ID (a GitHub sub-issue may sit in another repo)
 	Milestone string   `json:"milestone,omitempty"` // milestone ID in the same source
 	Assignees []string `json:"assignees,omitempty"`
 	Reporter  string   `json:"reporter,omitempty"`
