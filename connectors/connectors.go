@@ -72,3 +72,14 @@ func (e *RateLimited) Error() string {
 }
 
 func (e *RateLimited) Unwrap() error { return e.Err }
+
+// FetchOptions steer a single-item read.
+type FetchOptions struct {
+	// Comments: read the item's comments too (the engine asks only for
+	// items a customer selects, and for the status item).
+	Comments bool
+	// Cached: the engine holds the state of the last read (with comments if
+	// it asked for them), so a conditional read that finds nothing new may
+	// answer ErrNotModified. Without it the connector must read fully.
+	Cached bool
+}
