@@ -12,6 +12,7 @@ import (
 	"vitrine/clock"
 	"vitrine/connectors"
 	"vitrine/mirror"
+	"vitrine/pace"
 	"vitrine/store"
 )
 
@@ -128,7 +129,9 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 	if errors.As(err, &rl) {
 		e.m.Passes.WithLabelValues(kind, "defer").Inc()
 		e.m.RateLimitWaits.WithLabelValues(rl.Credential).Inc()
-		if e.cfg.Pacer != nil {
+		// A refusal by our own pacer only reschedules this key; a vendor's
+		// answer blocks the whole credential.
+		if e.cfg.Pacer != nil && !errors.Is(err, pace.ErrPaced) {
 			if perr := e.cfg.Pacer.Block(sctx, rl.Credential, rl.Until, rl.Secondary); perr != nil {
 				e.log.Error().Err(perr).Msg("pacer block failed")
 			}

@@ -90,6 +90,10 @@ func (e *Engine) op(ctx context.Context, job *store.Job) (result, error) {
 	lane := store.LaneUpdate
 	if retract {
 		lane = store.LaneRetract
+	} else if _, linked, err := e.st.GetLink(ctx, customer, target, object); err != nil {
+		return result{}, err
+	} else if !linked {
+		lane = store.LaneCreate
 	}
 	pctx := withPace(ctx, lane, job.Key)
 	out, err := e.applier.Apply(pctx, mirror.Request{
