@@ -15,7 +15,8 @@ import (
 // Errors every implementation returns (wrapped) for these conditions.
 var (
 	// ErrFenced: the caller's lease on the key was lost (expired and taken by
-	// another worker); its write was refused.
+	// another worker); its write was refused. An expired lease nobody took
+	// over still holds.
 	ErrFenced = errors.New("lease lost: write fenced off")
 	// ErrUnavailable: the backing store cannot be reached.
 	ErrUnavailable = errors.New("store unavailable")
@@ -70,7 +71,7 @@ type Link struct {
 // AuditEntry is one line of the audit log: what a customer was shown, changed
 // or had retracted, when, and why.
 type AuditEntry struct {
-	Seq      int64     // assigned by the store, increasing
+	Seq      int64 // assigned by the store, increasing
 	Time     time.Time
 	Customer string
 	Target   string // "page" or a target name
@@ -81,7 +82,8 @@ type AuditEntry struct {
 	Detail   string
 }
 
-// AuditQuery selects audit entries; zero fields match everything.
+// AuditQuery selects audit entries; zero fields match everything. Since is
+// inclusive; Limit keeps the newest entries, returned in Seq order.
 type AuditQuery struct {
 	Customer string
 	Target   string
@@ -89,6 +91,9 @@ type AuditQuery struct {
 	Since    time.Time
 	Limit    int // 0: no limit
 }
+
+// DeliveryRetention is how long delivery ids are remembered at least.
+const DeliveryRetention = 7 * 24 * time.Hour
 
 // Lanes order work: a lower lane is claimed first among ready keys.
 type Lane int
@@ -116,7 +121,7 @@ type Job struct {
 	Attempt   int // failed passes so far
 	Token     int64
 	Owner     string
-	Enqueued  time.Time // when the oldest pending request for this key arrived
+	Enqueued  time.Time // when the oldest pending request arrived: the delivery's Received, else the task's NotBefore, else the store's clock
 	LastError string
 }
 
@@ -194,7 +199,8 @@ type Intake interface {
 	// Accept records d.ID and enqueues d.Tasks atomically; a delivery id seen
 	// before (kept at least 7 days) is a duplicate and enqueues nothing.
 	Accept(ctx context.Context, d Delivery) (dup bool, err error)
-	// PruneDeliveries forgets delivery ids received before t.
+	// PruneDeliveries forgets delivery ids received before t, but never one
+	// younger than DeliveryRetention (GitHub redelivers for 3 days).
 	PruneDeliveries(ctx context.Context, before time.Time) error
 }
 
@@ -209,7 +215,8 @@ type Queue interface {
 	// time; nil when none is ready at now.
 	Claim(ctx context.Context, owner string, now time.Time, lease time.Duration) (*Job, error)
 	// Lock leases a specific key for a caller outside the queue loop (a
-	// one-shot sync, an operator command). ok is false while another holds it.
+	// one-shot sync, an operator command). ok is false while another holds it;
+	// an expired lease is taken over; a pending request is not consumed.
 	Lock(ctx context.Context, key, owner string, now time.Time, lease time.Duration) (j *Job, ok bool, err error)
 	// Renew extends a lease; ErrFenced when it was lost.
 	Renew(ctx context.Context, j *Job, now time.Time, lease time.Duration) error
@@ -220,13 +227,14 @@ type Queue interface {
 	// Defer ends a pass that could not start (pacing): ready again at at,
 	// Attempt unchanged.
 	Defer(ctx context.Context, j *Job, at time.Time) error
-	// Park ends a pass and sets the key aside with its last error until
-	// Unpark or a new Enqueue of the key.
+	// Park ends a pass (Attempt+1) and sets the key aside with its last error
+	// until Unpark or a new Enqueue of the key; a key requested again during
+	// the pass runs once more instead.
 	Park(ctx context.Context, j *Job, lastErr string) error
 	Unpark(ctx context.Context, key string) error
 	Parked(ctx context.Context) ([]Job, error)
-	// NextReady is the earliest time a pending key becomes ready (ok=false:
-	// nothing pending).
+	// NextReady is the earliest time a pending key becomes ready or a lease
+	// runs out (ok=false: nothing pending or leased).
 	NextReady(ctx context.Context) (t time.Time, ok bool, err error)
 	Stats(ctx context.Context, now time.Time) (QueueStats, error)
 }
