@@ -74,7 +74,7 @@ type Milestone struct {
 
 // Update is one project status update (a `/status` comment).
 type Update struct {
-	Key    string    `json:"key"` // the comment's key
+	Key    string    `json:"key"`            // the comment's key
 	Item   string    `json:"item,omitempty"` // key of the item it was posted on, when that item is published
 	Health string    `json:"health"`         // on_track | at_risk | off_track
 	Author string    `json:"author"`
@@ -91,12 +91,19 @@ type Decision struct {
 	Selected bool     `json:"selected"`
 	Rule     string   `json:"rule"`             // "label client-visible", "inherited from ACME-3", "hidden by label client-hidden on ACME-1", ...
 	Fields   []string `json:"fields,omitempty"` // names of the fields that leave when selected
+	// Notes are what else explain should say: a title shown from the source
+	// because the section is missing, /status comments that were ignored.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // Result is the outcome of curating one customer.
 type Result struct {
 	View      View       `json:"view"`
-	Decisions []Decision `json:"decisions"`
+	Decisions []Decision `json:"decisions"` // one per item of the customer's sources, by item ID
+	// NeedComments lists selected items (and the status item) whose comments
+	// were not loaded (item.CommentsLoaded false): the engine loads them and
+	// curates again before writing, or their comments would be retracted.
+	NeedComments []string `json:"need_comments,omitempty"`
 }
 
 // Health values of status updates.
