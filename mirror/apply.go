@@ -210,7 +210,7 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 		}
 		has, link = false, store.Link{}
 	case drift == "edited":
-		link.Hash = "" // exactly one corrective update below
+		link.Hash = "drift" // exactly one corrective update below
 	}
 
 	var out Outcome
@@ -302,7 +302,7 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 		if comments, err = a.Store.ListLinks(ctx, r.Customer, tname, r.Object+commentInfix); err != nil {
 			return Outcome{}, fmt.Errorf("%s/%s %s: list comment links: %w", r.Customer, tname, r.Object, err)
 		}
-		if link.State == store.LinkRetracted || link.Hash != want.Hash {
+		if link.State == store.LinkRetracted || contentPart(link.Hash) != contentHash(*want) {
 			rem, err := r.Target.UpdateItem(ctx, link.Ref, issue)
 			if err != nil {
 				return Outcome{}, fmt.Errorf("%s/%s %s: update mirror %s: %w", r.Customer, tname, r.Object, link.Ref, err)
@@ -322,9 +322,9 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 	if err != nil {
 		return out, err
 	}
-	if link.Hash != want.Hash || link.State != store.LinkLive {
+	if lh := itemLinkHash(*want); link.Hash != lh || link.State != store.LinkLive {
 		prevHash := link.Hash
-		link.Hash, link.State, link.Updated = want.Hash, store.LinkLive, a.Clock.Now()
+		link.Hash, link.State, link.Updated = lh, store.LinkLive, a.Clock.Now()
 		if err := a.Store.PutLink(ctx, r.Fence, link); err != nil {
 			return out, fmt.Errorf("%s/%s %s: record mirror %s: %w", r.Customer, tname, r.Object, link.Ref, err)
 		}

@@ -56,7 +56,7 @@ func Plan(v *mapping.View, links []store.Link, milestones bool) []Op {
 		switch {
 		case !ok:
 			ops = append(ops, Op{Object: obj, Action: ActCreate, Lane: store.LaneCreate})
-		case l.State != store.LinkLive || l.Hash != h:
+		case l.State != store.LinkLive || fullPart(l.Hash) != h:
 			ops = append(ops, Op{Object: obj, Action: ActUpdate, Lane: store.LaneUpdate})
 		}
 	}

@@ -29,7 +29,7 @@ func (a *Applier) Verify(ctx context.Context, r Request) (Outcome, error) {
 			continue
 		}
 		want := findItem(r.View, l.Object)
-		if want == nil || l.Hash != want.Hash {
+		if want == nil || fullPart(l.Hash) != want.Hash {
 			continue // the plan already writes or retracts it
 		}
 		msRef := ""
