@@ -16,15 +16,17 @@ type Rules struct {
 
 	// Files lists every file read, in order, main file first.
 	Files []string `yaml:"-"`
+
+	keys map[string]Pos // where each field of the main file was written
 }
 
 type Reconcile struct {
-	Interval Duration `yaml:"interval"` // default 10m
+	Interval Duration `yaml:"interval"` // default 10m (also when 0s)
 }
 
 type Customer struct {
-	ID       string   `yaml:"id"`
-	Name     string   `yaml:"name"`
+	ID       string   `yaml:"id"`       // ^[a-z0-9][a-z0-9-]{0,62}$, unique
+	Name     string   `yaml:"name"`     // shown on the page; the id never is
 	Timezone string   `yaml:"timezone"` // IANA name, default UTC
 	Paused   bool     `yaml:"paused"`
 	Sources  []Source `yaml:"sources"`
@@ -35,6 +37,13 @@ type Customer struct {
 	Targets  []Target `yaml:"targets"`
 
 	Pos Pos `yaml:"-"`
+
+	// Set by Load: where each field was written (paths relative to the
+	// customer, "show.body"), which fields failed to decode, and the
+	// customer's own field path ("customers[acme]").
+	keys map[string]Pos
+	bad  map[string]bool
+	ref  string
 }
 
 // Source is exactly one of its pointers.
@@ -66,6 +75,9 @@ type JiraSource struct {
 
 type FileSource struct {
 	Path string `yaml:"path"` // relative to the rules file that names it
+	// Resolved is Path made absolute against the directory of the rules
+	// file that names it; set by Load. Read the board from here.
+	Resolved string `yaml:"-"`
 }
 
 type Publish struct {
@@ -108,7 +120,7 @@ type Statuses struct {
 }
 
 type Dates struct {
-	BufferDays int `yaml:"buffer_days"`
+	BufferDays int `yaml:"buffer_days"` // 0..365, default 0
 }
 
 // Target is exactly one of its pointers.
@@ -126,8 +138,8 @@ type PageTarget struct {
 
 type GitHubTarget struct {
 	Repo        string   `yaml:"repo"`
-	Retract     string   `yaml:"retract"` // neutralize (default) | delete
-	TargetDelay Duration `yaml:"target_delay"`
+	Retract     string   `yaml:"retract"`      // neutralize (default) | delete
+	TargetDelay Duration `yaml:"target_delay"` // >= 0, default 0s
 	APIURL      string   `yaml:"api_url"`
 	TokenEnv    string   `yaml:"token_env"`    // default GITHUB_TOKEN
 	LabelPrefix string   `yaml:"label_prefix"` // managed status labels, default "status: "
@@ -135,13 +147,13 @@ type GitHubTarget struct {
 
 type JiraTarget struct {
 	Project     string              `yaml:"project"`
-	IssueType   string              `yaml:"issue_type"`  // default Task
-	Transitions map[string][]string `yaml:"transitions"` // customer status -> transition names from the initial status
-	Retract     string              `yaml:"retract"`     // neutralize (default) | delete
-	TargetDelay Duration            `yaml:"target_delay"`
-	URL         string              `yaml:"url"`
-	EmailEnv    string              `yaml:"email_env"`
-	TokenEnv    string              `yaml:"token_env"`
+	IssueType   string              `yaml:"issue_type"`   // default Task
+	Transitions map[string][]string `yaml:"transitions"`  // customer status -> transition names from the initial status
+	Retract     string              `yaml:"retract"`      // neutralize (default) | delete
+	TargetDelay Duration            `yaml:"target_delay"` // >= 0, default 0s
+	URL         string              `yaml:"url"`          // default $JIRA_URL
+	EmailEnv    string              `yaml:"email_env"`    // default JIRA_EMAIL
+	TokenEnv    string              `yaml:"token_env"`    // default JIRA_API_TOKEN, or JIRA_PAT on Data Center
 }
 
 // Duration is a time.Duration written as "10m", "0s".

@@ -401,7 +401,7 @@ var pageTemplate = template.Must(template.New("page").Parse(head + `<body>
 </main>
 {{- else}}
 <header>
-<h1>{{.Name}}</h1>
+<h1>{{if .Name}}{{.Name}}{{else}}Project status{{end}}</h1>
 <p class="health {{.Health.Class}}" id="health">Overall health: <strong>{{.Health.Word}}</strong></p>
 {{- with .Updated}}
 <p class="meta" id="updated">Last updated <time datetime="{{.ISO}}">{{.Text}}</time></p>
