@@ -108,11 +108,12 @@ func rehash(v *mapping.View) {
 // holding back items whose comments are not read yet. It returns the ids
 // that need their comments read.
 func (e *Engine) CurateNow(ctx context.Context, customer string, prev *mapping.View) (mapping.Result, []string, error) {
-	c, ok := e.cfg.Rules.Customer(customer)
-	if !ok {
+	if _, ok := e.cfg.Rules.Customer(customer); !ok {
 		return mapping.Result{}, nil, fmt.Errorf("customer %s is not configured", customer)
 	}
-	snaps, err := e.snapshots(ctx, c.Sources())
+	// Customers sharing a source are curated with each other's sources too,
+	// so an item both select is found and withheld from both.
+	snaps, err := e.snapshots(ctx, e.cfg.Rules.SourcesFor(customer))
 	if err != nil {
 		return mapping.Result{}, nil, err
 	}
@@ -120,27 +121,10 @@ func (e *Engine) CurateNow(ctx context.Context, customer string, prev *mapping.V
 	if err != nil {
 		return res, nil, fmt.Errorf("%s: curate: %w", customer, err)
 	}
-	byID := map[string]*item.Item{}
-	for si := range snaps {
-		for ii := range snaps[si].Items {
-			it := &snaps[si].Items[ii]
-			byID[it.ID] = it
-		}
-	}
-	var need []string
+	need := res.NeedComments
 	stale := map[string]bool{}
-	for _, d := range res.Decisions {
-		if it := byID[d.Item]; d.Selected && it != nil && !it.CommentsLoaded {
-			need = append(need, it.ID)
-			stale[it.ID] = true
-		}
-	}
-	for _, s := range c.Sources() {
-		if id := e.statusItemID(ctx, customer, s); id != "" {
-			if it := byID[id]; it != nil && !it.CommentsLoaded && !stale[id] {
-				need = append(need, id)
-			}
-		}
+	for _, id := range need {
+		stale[id] = true
 	}
 	if len(stale) > 0 {
 		// Hold items whose comments are stale at what the customer already
@@ -165,7 +149,6 @@ func (e *Engine) CurateNow(ctx context.Context, customer string, prev *mapping.V
 		res.View.Items = kept
 		rehash(&res.View)
 	}
-	sort.Strings(need)
 	return res, need, nil
 }
 
