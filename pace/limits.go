@@ -37,9 +37,12 @@ func GitHub() Limits {
 }
 
 // JiraCloud is a conservative budget for a Jira Cloud account. Atlassian
-// does not publish fixed numbers (API-token traffic meets burst limits per
-// endpoint and a per-issue write limit), so these are starting points meant
-// to be overridden per credential; the adaptive allowance covers the rest.
+// publishes per-issue write limits (20 writes per 2 s and 100 per 30 s,
+// "Per-issue write limits" on developer.atlassian.com's rate-limiting page);
+// 5 per 10 s stays under both with one window. Account-wide numbers are not
+// published (burst limits per endpoint, hourly points), so those are starting
+// points meant to be overridden per credential; the adaptive allowance covers
+// the rest.
 func JiraCloud() Limits {
 	return Limits{
 		PerMinute:     100,

@@ -183,14 +183,17 @@ func (e *Engine) curate(ctx context.Context, job *store.Job, customer string) er
 		}
 	}
 	v := res.View
-	if _, stop, err := e.st.GetKV(ctx, nsEmergency, customer); err != nil {
+	_, stop, err := e.st.GetKV(ctx, nsEmergency, customer)
+	if err != nil {
 		return err
-	} else if stop {
+	}
+	if stop {
 		v.Items, v.Milestones, v.Updates, v.Groups, v.Health = nil, nil, nil, nil, ""
 		rehash(&v)
 	}
 
-	if hasPrev && prev.Hash != v.Hash {
+	// An operator's emergency retract is deliberate: no guard.
+	if hasPrev && prev.Hash != v.Hash && !stop {
 		paused, err := e.guard(ctx, customer, &prev, &v)
 		if err != nil || paused {
 			return err

@@ -1,0 +1,46 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/rs/zerolog"
+
+	"vitrine/config"
+	"vitrine/store"
+	"vitrine/webhooks"
+	"vitrine/worker"
+)
+
+// Connectors and stores that are wired in as they land.
+
+var errNotBuilt = errors.New("not available in this build yet")
+
+func (rt *runtime) githubSource(s config.Source, key string) (worker.Source, error) {
+	return nil, errNotBuilt
+}
+
+func (rt *runtime) jiraSource(s config.Source, key string) (worker.Source, error) {
+	return nil, errNotBuilt
+}
+
+func (rt *runtime) githubTarget(c config.Customer, t config.Target) (worker.Binding, error) {
+	return worker.Binding{}, errNotBuilt
+}
+
+func (rt *runtime) jiraTarget(c config.Customer, t config.Target) (worker.Binding, error) {
+	return worker.Binding{}, errNotBuilt
+}
+
+func openRedis(ctx context.Context, u config.StoreURL, log zerolog.Logger) (store.Store, error) {
+	return nil, errNotBuilt
+}
+
+func (rt *runtime) webhookParsers() (map[string]webhooks.Parser, error) {
+	return map[string]webhooks.Parser{}, nil
+}
+
+// validateOnline checks every source and target against its tracker.
+func (rt *runtime) validateOnline(ctx context.Context) error {
+	return nil
+}
