@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -42,7 +43,8 @@ type runtime struct {
 	engine  *worker.Engine
 	tokens  *page.Tokens
 
-	closers []func() error
+	closers  []func() error
+	draining atomic.Bool // SIGTERM received: /readyz answers 503
 }
 
 type buildOpts struct {

@@ -24,6 +24,7 @@ import (
 func runServe(ctx context.Context, iox IO, args []string) error {
 	fs, cfg := newFlags(iox, "serve")
 	workers := fs.Int("workers", 4, "concurrent workers in this process")
+	drain := fs.Duration("drain-delay", 2*time.Second, "answer /readyz 503 this long before closing intake on SIGTERM")
 	if err := parseFlags(fs, cfg, &iox, args); err != nil {
 		return err
 	}
@@ -32,7 +33,7 @@ func runServe(ctx context.Context, iox IO, args []string) error {
 		return err
 	}
 	defer rt.close()
-	return rt.serve(ctx, serveOpts{workers: *workers})
+	return rt.serve(ctx, serveOpts{workers: *workers, drainDelay: *drain})
 }
 
 // runDemo is serve on the demo rules, with secrets made up for this run
@@ -63,6 +64,7 @@ func randomSecret() []byte {
 
 type serveOpts struct {
 	workers    int
+	drainDelay time.Duration // unready this long before intake closes (VITRINE_DRAIN_DELAY)
 	printLinks bool // demo: one `customer <id> page: <url>` line per customer after the first sync
 }
 
@@ -160,6 +162,11 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		rt.log.Error().Err(err).Msg("listener failed: shutting down")
 	}
 	rt.log.Info().Msg("shutting down: intake first")
+	// Unready first, so a load balancer stops sending before intake closes.
+	rt.draining.Store(true)
+	if o.drainDelay > 0 {
+		time.Sleep(o.drainDelay)
+	}
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	_ = publicSrv.Shutdown(shCtx)
 	cancel()
@@ -225,6 +232,11 @@ func (rt *runtime) adminHandler() http.Handler {
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if rt.draining.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "shutting down")
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := rt.st.Ping(ctx); err != nil {
@@ -284,10 +296,16 @@ func (rt *runtime) housekeeping(ctx context.Context) {
 	defer t.Stop()
 	prune := time.NewTicker(time.Hour)
 	defer prune.Stop()
+	gauges := time.NewTicker(10 * time.Second)
+	defer gauges.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-gauges.C:
+			if err := rt.engine.UpdateGauges(ctx); err != nil {
+				rt.log.Warn().Err(err).Msg("queue gauges not updated")
+			}
 		case <-t.C:
 			if err := rt.engine.Enqueue(ctx, worker.ReconcileTask()); err != nil {
 				rt.log.Error().Err(err).Msg("enqueue reconcile failed")

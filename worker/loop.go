@@ -148,7 +148,10 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 	msg := err.Error()
 	e.log.Warn().Str("key", redactKey(job.Key)).Int("attempt", job.Attempt+1).Str("error", msg).Msg("pass failed")
 	if res.retract {
-		e.m.RetractFailing.Inc()
+		// Kept in the store so every replica and `vitrine status` see it.
+		if perr := e.st.PutKV(sctx, nsRetractFailing, job.Key, []byte(msg)); perr != nil {
+			e.log.Error().Err(perr).Msg("record failing retraction")
+		}
 	}
 	if job.Attempt+1 >= e.cfg.MaxAttempts && !res.retract {
 		e.m.Passes.WithLabelValues(kind, "park").Inc()

@@ -110,8 +110,10 @@ func (e *Engine) op(ctx context.Context, job *store.Job) (result, error) {
 			return result{}, err
 		}
 	}
-	if retract && out.Action == mirror.ActRetract {
-		e.m.RetractFailing.Set(0)
+	if retract {
+		if err := e.st.DeleteKV(ctx, nsRetractFailing, job.Key); err != nil {
+			return result{}, err
+		}
 	}
 	if out.Action != "" {
 		_ = e.st.PutKV(ctx, nsLastSync, customer+"|"+target, []byte(e.clk.Now().UTC().Format(timeFormat)))

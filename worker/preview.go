@@ -253,6 +253,8 @@ type StatusReport struct {
 	LastSync     map[string]string // customer|target -> time
 	Guarded      map[string]string // customer -> reason
 	Emergency    []string
+	// RetractFailing: retractions whose last attempt failed (op key -> error).
+	RetractFailing map[string]string
 }
 
 // Status gathers the operational state from the store.
@@ -290,6 +292,13 @@ func (e *Engine) Status(ctx context.Context) (StatusReport, error) {
 	for k, v := range kv {
 		r.Guarded[k] = string(v)
 	}
+	r.RetractFailing = map[string]string{}
+	if kv, err = e.st.ListKV(ctx, nsRetractFailing); err != nil {
+		return r, err
+	}
+	for k, v := range kv {
+		r.RetractFailing[k] = string(v)
+	}
 	if kv, err = e.st.ListKV(ctx, nsEmergency); err != nil {
 		return r, err
 	}
@@ -298,4 +307,24 @@ func (e *Engine) Status(ctx context.Context) (StatusReport, error) {
 	}
 	sort.Strings(r.Emergency)
 	return r, nil
+}
+
+// UpdateGauges refreshes the queue and retraction gauges from the store
+// (serve calls it periodically; every replica sees the shared queue).
+func (e *Engine) UpdateGauges(ctx context.Context) error {
+	q, err := e.st.Stats(ctx, e.clk.Now())
+	if err != nil {
+		return err
+	}
+	e.m.QueueReady.Set(float64(q.Ready))
+	e.m.QueueWaiting.Set(float64(q.Waiting))
+	e.m.QueueInFlight.Set(float64(q.InFlight))
+	e.m.QueueParked.Set(float64(q.Parked))
+	e.m.QueueOldest.Set(q.Oldest.Seconds())
+	kv, err := e.st.ListKV(ctx, nsRetractFailing)
+	if err != nil {
+		return err
+	}
+	e.m.RetractFailing.Set(float64(len(kv)))
+	return nil
 }

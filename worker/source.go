@@ -21,6 +21,9 @@ const (
 	nsConfirm     = "retract-confirm"
 	nsEmergency   = "emergency-retract" // customer -> reason; customer|target for one target
 	nsRulesHash   = "rules-hash"
+	// op key -> last error of a retraction that failed: never parked,
+	// retried at least every reconcile, counted in vitrine_retractions_failing.
+	nsRetractFailing = "retract-failing"
 )
 
 type sourceError struct {
