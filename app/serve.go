@@ -65,7 +65,7 @@ func randomSecret() []byte {
 type serveOpts struct {
 	workers    int
 	drainDelay time.Duration // unready this long before intake closes (VITRINE_DRAIN_DELAY)
-	printLinks bool // demo: one `customer <id> page: <url>` line per customer after the first sync
+	printLinks bool          // demo: one `customer <id> page: <url>` line per customer after the first sync
 }
 
 // serve runs intake, workers, reconcile and pages until ctx ends, then stops
