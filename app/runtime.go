@@ -186,7 +186,7 @@ func (rt *runtime) buildEngine(o buildOpts) error {
 	rt.sources = map[string]worker.Source{}
 	rt.targets = map[string][]worker.Binding{}
 	var err error
-	rt.pacer, err = pace.New(pace.Options{Clock: rt.clk, State: pace.NewMemory()})
+	rt.pacer, err = pace.New(pace.Options{Clock: rt.clk, State: pacingState(rt.st)})
 	if err != nil {
 		return err
 	}

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/rs/zerolog"
-
 	"vitrine/config"
-	"vitrine/store"
 	"vitrine/webhooks"
 	"vitrine/worker"
 )
@@ -30,10 +27,6 @@ func (rt *runtime) githubTarget(c config.Customer, t config.Target) (worker.Bind
 
 func (rt *runtime) jiraTarget(c config.Customer, t config.Target) (worker.Binding, error) {
 	return worker.Binding{}, errNotBuilt
-}
-
-func openRedis(ctx context.Context, u config.StoreURL, log zerolog.Logger) (store.Store, error) {
-	return nil, errNotBuilt
 }
 
 func (rt *runtime) webhookParsers() (map[string]webhooks.Parser, error) {
