@@ -153,13 +153,20 @@ func diffLines(a, b string) string {
 var planLineRE = regexp.MustCompile(`(?m)^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$`)
 
 // plannedOps parses the dry run's table into "customer target action ref".
+// An item no source knows any more is listed by its key: it is compared
+// by the board id in it.
 func plannedOps(out string) []string {
 	var ops []string
 	for _, m := range planLineRE.FindAllStringSubmatch(out, -1) {
 		if m[1] == "CUSTOMER" {
 			continue
 		}
-		ops = append(ops, strings.Join(m[1:], " "))
+		ref := m[4]
+		if strings.Contains(ref, "/") {
+			_, native := item.SplitID(ref)
+			ref = "#" + native
+		}
+		ops = append(ops, strings.Join([]string{m[1], m[2], m[3], ref}, " "))
 	}
 	sort.Strings(ops)
 	return ops

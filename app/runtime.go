@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,9 @@ import (
 	"vitrine/clock"
 	"vitrine/config"
 	"vitrine/connectors/file"
+	"vitrine/fault"
 	"vitrine/mapping"
+	"vitrine/mirror"
 	"vitrine/mirror/page"
 	"vitrine/pace"
 	"vitrine/store"
@@ -43,6 +46,7 @@ type runtime struct {
 	engine  *worker.Engine
 	tokens  *page.Tokens
 
+	faults   *fault.Plan // crash tests only: VITRINE_FAULTS
 	closers  []func() error
 	draining atomic.Bool // SIGTERM received: /readyz answers 503
 }
@@ -101,6 +105,9 @@ func build(ctx context.Context, iox IO, o buildOpts) (*runtime, error) {
 		return nil, &ExitError{Code: 1, Err: err}
 	}
 	rt := &runtime{io: iox, env: env, rules: rules, set: set, log: log, clk: clock.Real{}}
+	if rt.faults, err = crashPlan(iox.Environ); err != nil {
+		return nil, &ExitError{Code: 2, Err: err}
+	}
 	if o.metrics {
 		rt.reg = prometheus.NewRegistry()
 		rt.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -230,6 +237,7 @@ func (rt *runtime) buildEngine(o buildOpts) error {
 		Store: rt.st, Rules: rt.set, Sources: rt.sources, Targets: rt.targets, Pacer: rt.pacer,
 		Clock: rt.clk, Log: rt.log, Metrics: metrics, KeySecret: secret, Owner: owner,
 		Interval: rt.rules.Reconcile.Interval.Duration, MaxAttempts: maxAttempts(o.oneShot),
+		Faults: faultsOrNil(rt.faults),
 	})
 	return err
 }
@@ -261,4 +269,32 @@ func maxAttempts(oneShot bool) int {
 		return 3
 	}
 	return 8
+}
+
+// crashPlan reads VITRINE_FAULTS, a test-only plan of named points at which
+// the process SIGKILLs itself (see package fault).
+func crashPlan(environ []string) (*fault.Plan, error) {
+	spec := ""
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, "VITRINE_FAULTS="); ok {
+			spec = v
+		}
+	}
+	p, err := fault.Parse(spec)
+	if err != nil || p == nil {
+		return nil, err
+	}
+	p.Trigger = func(string) {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns: the signal ends the process
+	}
+	return p, nil
+}
+
+// faultsOrNil keeps a nil plan a nil interface.
+func faultsOrNil(p *fault.Plan) mirror.Faults {
+	if p == nil {
+		return nil
+	}
+	return p
 }

@@ -92,6 +92,9 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	intake := webhooks.New(parsers, rt.st, rt.engine.Wake, rt.log.With().Str("component", "webhooks").Logger(), rt.reg)
+	if rt.faults != nil {
+		intake.SetFaults(rt.faults)
+	}
 	pages, err := page.NewHandler(page.HandlerConfig{
 		Tokens: rt.tokens, Views: page.StoreViews{Views: rt.st}, IDKey: rt.idKey(),
 		PublicURL: publicURL, Feed: rt.feedMode, Log: rt.log.With().Str("component", "page").Logger(),

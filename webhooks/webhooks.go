@@ -50,7 +50,17 @@ type Handler struct {
 
 	received *prometheus.CounterVec
 	latency  prometheus.Histogram
+	faults   Faults
 }
+
+// Faults lets crash tests stop the intake after a delivery is queued and
+// before its 2xx (nil in production).
+type Faults interface {
+	At(point string) error
+}
+
+// SetFaults installs crash-test hooks.
+func (h *Handler) SetFaults(f Faults) { h.faults = f }
 
 // New returns the intake handler. parsers are keyed by vendor ("github",
 // "jira"); wake (may be nil) nudges local workers after a delivery is queued.
@@ -130,6 +140,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		log.Debug().Msg("duplicate delivery")
 		h.answer(w, vendor, "duplicate", http.StatusOK, "duplicate")
 		return
+	}
+	if h.faults != nil {
+		if err := h.faults.At("after-intake"); err != nil {
+			// As a crash would: the sender sees the connection drop.
+			panic(http.ErrAbortHandler)
+		}
 	}
 	if h.wake != nil {
 		h.wake()

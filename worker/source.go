@@ -141,6 +141,9 @@ func (e *Engine) scan(ctx context.Context, job *store.Job, key string) error {
 		if err != nil {
 			return fmt.Errorf("%s: poll: %w", key, err)
 		}
+		if ferr := e.fault("after-fetch"); ferr != nil {
+			return ferr
+		}
 		for _, it := range p.Items {
 			seen[it.ID] = true
 			c, err := e.putItem(ctx, it)
@@ -240,6 +243,9 @@ func (e *Engine) refetch(ctx context.Context, src Source, id string) (bool, erro
 		}
 	}
 	it, err := src.Fetch(ctx, id, connectors.FetchOptions{Comments: true, Cached: cached && hadComments})
+	if ferr := e.fault("after-fetch"); ferr != nil {
+		return false, ferr
+	}
 	if errors.Is(err, connectors.ErrNotModified) {
 		return false, nil
 	}
@@ -377,4 +383,15 @@ func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, erro
 		}
 	}
 	return ids, nil
+}
+
+// fault is a crash-test hook (nil plan in production).
+func (e *Engine) fault(point string) error {
+	if e.cfg.Faults == nil {
+		return nil
+	}
+	if err := e.cfg.Faults.At(point); err != nil {
+		return crashOr(err)
+	}
+	return nil
 }
