@@ -60,6 +60,13 @@ func runSync(ctx context.Context, iox IO, args []string) error {
 		return err
 	}
 	if *dry {
+		if *customer == "" {
+			gone, err := rt.engine.Departed(ctx)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, gone...)
+		}
 		ops, err := rt.engine.DryRun(ctx, ids)
 		if err != nil {
 			return err
@@ -88,6 +95,11 @@ func runSync(ctx context.Context, iox IO, args []string) error {
 		}
 		tasks = append(tasks, rt.engine.CustomerTasks(id)...)
 	}
+	if *customer == "" {
+		// A full sync is a reconcile: it also retracts customers that
+		// left the rules but still have a stored view.
+		tasks = append(tasks, worker.ReconcileTask())
+	}
 	if err := rt.engine.Enqueue(ctx, tasks...); err != nil {
 		return err
 	}
@@ -108,8 +120,13 @@ func runSync(ctx context.Context, iox IO, args []string) error {
 	for src, msg := range rep.SourceErrors {
 		fmt.Fprintf(iox.Stdout, "source %s ERROR: %s\n", src, msg)
 	}
-	if len(rep.Parked) > 0 {
-		fmt.Fprintf(iox.Stdout, "%d keys parked (see `vitrine status`)\n", len(rep.Parked))
+	for _, j := range rep.Parked {
+		fmt.Fprintf(iox.Stdout, "parked %s: %s\n", j.Key, j.LastError)
+	}
+	if len(rep.Parked)+len(rep.SourceErrors) > 0 {
+		// A sync that could not read its sources did not converge: cron
+		// and CI must see it.
+		return &ExitError{Code: 1, Err: fmt.Errorf("sync incomplete: %d keys parked, %d source errors (see `vitrine status`)", len(rep.Parked), len(rep.SourceErrors))}
 	}
 	return nil
 }
@@ -157,9 +174,12 @@ func writePreview(w io.Writer, v mapping.View) error {
 	if v.Health != "" {
 		fmt.Fprintf(w, "Health: %s\n", strings.ReplaceAll(v.Health, "_", " "))
 	}
-	if len(v.Updates) > 0 {
-		u := v.Updates[0]
-		fmt.Fprintf(w, "Latest update (%s, %s): %s\n", u.Time.Format("2006-01-02"), u.Author, oneLine(u.Body.PlainText()))
+	for i, u := range v.Updates {
+		label := "Earlier update"
+		if i == 0 {
+			label = "Latest update"
+		}
+		fmt.Fprintf(w, "%s (%s, %s, %s): %s\n", label, u.Time.Format("2006-01-02"), u.Author, strings.ReplaceAll(u.Health, "_", " "), oneLine(u.Body.PlainText()))
 	}
 	if len(v.Milestones) > 0 {
 		fmt.Fprintln(w, "\nMilestones")
@@ -188,6 +208,12 @@ func writePreview(w io.Writer, v mapping.View) error {
 				line += fmt.Sprintf("  %d%%", *it.Progress)
 			}
 			fmt.Fprintln(w, line)
+			if len(it.Assignees) > 0 {
+				fmt.Fprintf(w, "      assigned to %s\n", strings.Join(it.Assignees, ", "))
+			}
+			for _, f := range it.Fields {
+				fmt.Fprintf(w, "      %s: %s\n", f.Name, f.Value)
+			}
 			if body := strings.TrimSpace(it.Body.PlainText()); body != "" {
 				for _, l := range strings.Split(body, "\n") {
 					fmt.Fprintf(w, "      %s\n", l)

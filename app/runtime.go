@@ -49,6 +49,9 @@ type runtime struct {
 	faults   *fault.Plan // crash tests only: VITRINE_FAULTS
 	closers  []func() error
 	draining atomic.Bool // SIGTERM received: /readyz answers 503
+	// The secrets in use when the environment gives none (demo).
+	genKeySecret []byte
+	pageSecret   []byte
 }
 
 type buildOpts struct {
@@ -104,7 +107,7 @@ func build(ctx context.Context, iox IO, o buildOpts) (*runtime, error) {
 	if err != nil {
 		return nil, &ExitError{Code: 1, Err: err}
 	}
-	rt := &runtime{io: iox, env: env, rules: rules, set: set, log: log, clk: clock.Real{}}
+	rt := &runtime{io: iox, env: env, rules: rules, set: set, log: log, clk: clock.Real{}, genKeySecret: o.keySecret}
 	if rt.faults, err = crashPlan(iox.Environ); err != nil {
 		return nil, &ExitError{Code: 2, Err: err}
 	}
@@ -131,6 +134,7 @@ func build(ctx context.Context, iox IO, o buildOpts) (*runtime, error) {
 		for _, c := range rules.Customers {
 			ids = append(ids, c.ID)
 		}
+		rt.pageSecret = secret
 		if rt.tokens, err = page.NewTokens(secret, rt.st, ids); err != nil {
 			rt.close()
 			return nil, &ExitError{Code: 2, Err: fmt.Errorf("page tokens: %w", err)}

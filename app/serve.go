@@ -105,7 +105,7 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		return err
 	}
 	publicSrv := &http.Server{
-		Handler:           rt.accessLog(publicHandler(intake, pages)),
+		Handler:           rt.accessLog(publicHandler(intake, parsers, pages)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -188,12 +188,13 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 }
 
 // idKey keys page anchors and feed ids: stable across restarts when
-// VITRINE_KEY_SECRET is set, else derived from the page secret.
+// VITRINE_KEY_SECRET is set, else derived from the page secret in use (the
+// demo's made-up ones included: never from a constant).
 func (rt *runtime) idKey() []byte {
-	if k := rt.keySecret(nil); len(k) > 0 {
+	if k := rt.keySecret(rt.genKeySecret); len(k) > 0 {
 		return k
 	}
-	sum := sha256.Sum256([]byte("vitrine/page-ids\x00" + rt.env.PageSecret.Reveal()))
+	sum := sha256.Sum256(append([]byte("vitrine/page-ids\x00"), rt.pageSecret...))
 	return sum[:]
 }
 
@@ -215,11 +216,12 @@ func (rt *runtime) feedMode(customer string) page.FeedMode {
 	return page.FeedOff
 }
 
-// publicHandler routes webhooks and sends everything else to the page
-// handler, which answers unknown paths with its one 404.
-func publicHandler(intake http.Handler, pages http.Handler) http.Handler {
+// publicHandler routes the webhooks of configured vendors and sends
+// everything else to the page handler, which answers unknown paths (an
+// unconfigured vendor's included) with its one 404.
+func publicHandler(intake http.Handler, vendors map[string]webhooks.Parser, pages http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/webhooks/") {
+		if v, ok := strings.CutPrefix(r.URL.Path, "/webhooks/"); ok && vendors[v] != nil {
 			intake.ServeHTTP(w, r)
 			return
 		}

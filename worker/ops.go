@@ -46,15 +46,17 @@ func (e *Engine) viewFor(ctx context.Context, customer, target string) (*mapping
 	if !ok {
 		return nil, false, nil
 	}
-	if c.Paused() {
-		return nil, true, nil
-	}
+	// An emergency retract beats a pause: the operator's stop retracts
+	// even what the rules froze.
 	for _, k := range []string{customer, customer + "|" + target} {
 		if _, stop, err := e.st.GetKV(ctx, nsEmergency, k); err != nil {
 			return nil, false, err
 		} else if stop {
 			return nil, false, nil
 		}
+	}
+	if c.Paused() {
+		return nil, true, nil
 	}
 	if _, guarded, err := e.st.GetKV(ctx, nsGuard, customer); err != nil {
 		return nil, false, err

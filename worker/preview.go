@@ -186,21 +186,55 @@ type PlannedOp struct {
 	Action   string
 }
 
-// DryRun plans a full reconcile of customers without writing anything.
+// DryRun plans a full reconcile of customers without writing anything:
+// what the view pass would do, pauses, emergency retracts and the retract
+// guard included. A customer no longer in the rules (see Departed) plans
+// the retraction of everything it shows.
 func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, error) {
 	var out []PlannedOp
 	for _, c := range customers {
+		prev, hasPrev, err := e.loadView(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		cust, configured := e.cfg.Rules.Customer(c)
+		if !configured {
+			for _, it := range prev.Items {
+				out = append(out, PlannedOp{c, "page", it.Key, "", "retract"})
+			}
+			continue
+		}
+		_, stop, err := e.st.GetKV(ctx, nsEmergency, c)
+		if err != nil {
+			return nil, err
+		}
+		if cust.Paused() && !stop {
+			continue // frozen: the sync changes nothing
+		}
 		res, err := e.Preview(ctx, c)
 		if err != nil {
 			return nil, err
+		}
+		if stop {
+			res.View.Items, res.View.Milestones, res.View.Updates, res.View.Groups, res.View.Health = nil, nil, nil, nil, ""
 		}
 		refs := map[string]string{}
 		for _, d := range res.Decisions {
 			refs[d.Item] = d.Ref
 		}
-		prev, hasPrev, err := e.loadView(ctx, c)
-		if err != nil {
-			return nil, err
+		if hasPrev && !stop {
+			_, guarded, err := e.st.GetKV(ctx, nsGuard, c)
+			if err != nil {
+				return nil, err
+			}
+			_, confirmed, err := e.st.GetKV(ctx, nsConfirm, c)
+			if err != nil {
+				return nil, err
+			}
+			if gone, pause := wouldPause(&prev, &res.View); (pause || guarded) && !confirmed {
+				out = append(out, PlannedOp{c, "page", "", fmt.Sprintf("(would retract %d of %d: paused)", gone, len(prev.Items)), "pause"})
+				continue
+			}
 		}
 		before := map[string]string{}
 		if hasPrev {
@@ -242,6 +276,22 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 		}
 		return out[i].Object < out[j].Object
 	})
+	return out, nil
+}
+
+// Departed lists customers that still have a stored view but are no longer
+// in the rules: a full reconcile retracts them.
+func (e *Engine) Departed(ctx context.Context) ([]string, error) {
+	ids, err := e.st.ListViews(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, id := range ids {
+		if _, ok := e.cfg.Rules.Customer(id); !ok {
+			out = append(out, id)
+		}
+	}
 	return out, nil
 }
 

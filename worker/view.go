@@ -158,7 +158,11 @@ func (e *Engine) curate(ctx context.Context, job *store.Job, customer string) er
 	if !ok {
 		return e.removeCustomer(ctx, customer)
 	}
-	if c.Paused() {
+	_, stop, err := e.st.GetKV(ctx, nsEmergency, customer)
+	if err != nil {
+		return err
+	}
+	if c.Paused() && !stop {
 		return nil // the page stays frozen at its last state; no target writes
 	}
 	prev, hasPrev, err := e.loadView(ctx, customer)
@@ -183,10 +187,6 @@ func (e *Engine) curate(ctx context.Context, job *store.Job, customer string) er
 		}
 	}
 	v := res.View
-	_, stop, err := e.st.GetKV(ctx, nsEmergency, customer)
-	if err != nil {
-		return err
-	}
 	if stop {
 		v.Items, v.Milestones, v.Updates, v.Groups, v.Health = nil, nil, nil, nil, ""
 		rehash(&v)
@@ -246,17 +246,8 @@ func (e *Engine) planTargets(ctx context.Context, customer string, v *mapping.Vi
 // guardMinItems items and guardFraction of them: a source glitch must not
 // empty a customer's page and mirrors.
 func (e *Engine) guard(ctx context.Context, customer string, prev, next *mapping.View) (bool, error) {
-	keep := map[string]bool{}
-	for _, it := range next.Items {
-		keep[it.Key] = true
-	}
-	gone := 0
-	for _, it := range prev.Items {
-		if !keep[it.Key] {
-			gone++
-		}
-	}
-	if gone <= guardMinItems || float64(gone) <= guardFraction*float64(len(prev.Items)) {
+	gone, pause := wouldPause(prev, next)
+	if !pause {
 		return false, nil
 	}
 	if _, ok, err := e.st.GetKV(ctx, nsConfirm, customer); err != nil {
@@ -282,6 +273,21 @@ func (e *Engine) guard(ctx context.Context, customer string, prev, next *mapping
 		e.log.Warn().Str("customer", customer).Int("retract", gone).Int("of", len(prev.Items)).Msg("retract guard: customer paused")
 	}
 	return true, nil
+}
+
+// wouldPause counts the items of prev that next drops and says whether
+// that is more than both guard thresholds.
+func wouldPause(prev, next *mapping.View) (gone int, pause bool) {
+	keep := map[string]bool{}
+	for _, it := range next.Items {
+		keep[it.Key] = true
+	}
+	for _, it := range prev.Items {
+		if !keep[it.Key] {
+			gone++
+		}
+	}
+	return gone, gone > guardMinItems && float64(gone) > guardFraction*float64(len(prev.Items))
 }
 
 func (e *Engine) appendAudit(ctx context.Context, a store.AuditEntry) {

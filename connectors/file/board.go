@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -77,13 +78,13 @@ func Parse(name, source string, data []byte) (item.Snapshot, error) {
 	snap := item.Snapshot{Source: source}
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return snap, fmt.Errorf("%s:%s", name, yamlErr(err))
+		return snap, fmt.Errorf("%s:%s", name, yamlErr(err, data))
 	}
 	var b Board
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&b); err != nil && !errors.Is(err, io.EOF) {
-		return snap, fmt.Errorf("%s:%s", name, yamlErr(err))
+		return snap, fmt.Errorf("%s:%s", name, yamlErr(err, data))
 	}
 	lines := itemLines(&root)
 	for i := range b.Items {
@@ -228,21 +229,47 @@ func Parse(name, source string, data []byte) (item.Snapshot, error) {
 	return snap, nil
 }
 
-// yamlErr turns a yaml.v3 error ("yaml: line 4: ...") into "4: ...".
-func yamlErr(err error) string {
+// yamlErr turns a yaml.v3 error ("yaml: line 4: ...") into "4: ...", on
+// the line to fix: yaml.v3 names the 0-based line of a parser error's
+// context, and for a tab the line of the scalar before it (the rules
+// loader corrects the same way: config.parseError).
+func yamlErr(err error, data []byte) string {
 	msg := err.Error()
 	var te *yaml.TypeError
 	if errors.As(err, &te) && len(te.Errors) > 0 {
 		msg = te.Errors[0]
 	}
 	msg = strings.TrimPrefix(msg, "yaml: ")
-	if strings.HasPrefix(msg, "line ") {
-		rest := strings.TrimPrefix(msg, "line ")
+	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if i := strings.Index(rest, ": "); i > 0 {
-			return rest[:i] + ": board: " + rest[i+2:]
+			if line, err := strconv.Atoi(rest[:i]); err == nil {
+				text := rest[i+2:]
+				for _, p := range []string{"did not find expected", "found duplicate %", "found incompatible YAML document", "found undefined tag handle"} {
+					if strings.HasPrefix(text, p) {
+						line++
+						break
+					}
+				}
+				if strings.Contains(text, "tab character") {
+					line = lineOfTab(data, line)
+				}
+				return strconv.Itoa(line) + ": board: " + text
+			}
 		}
 	}
 	return "1: board: " + msg
+}
+
+// lineOfTab finds the first line at or after line indented with a tab.
+func lineOfTab(data []byte, line int) int {
+	lines := strings.Split(string(data), "\n")
+	for i := max(line-1, 0); i < len(lines) && i < line+50; i++ {
+		l := lines[i]
+		if strings.Contains(l[:len(l)-len(strings.TrimLeft(l, " \t"))], "\t") {
+			return i + 1
+		}
+	}
+	return line
 }
 
 type lineIndex struct{ items, milestones []int }
