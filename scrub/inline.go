@@ -44,8 +44,8 @@ func norm(in []Inline, top, deep bool) []Inline {
 				out = appendText(out, t)
 			}
 		case Emph, Strong, Strike, Link:
-			// A break at the edge of a span (even one nested deeper) would
-			// leave a delimiter alone at the start of a line.
+			// A break at the edge of a span would leave a delimiter alone
+			// at the start of a line.
 			ch := x.Children
 			if deep {
 				ch = normInlines(ch, false)
@@ -86,6 +86,8 @@ func appendText(out []Inline, t string) []Inline {
 	return append(out, Inline{Kind: Text, Text: t})
 }
 
+// collapseBlankLines keeps one newline where text has a blank line: inside
+// a paragraph a blank line would end it in every target.
 func collapseBlankLines(s string) string {
 	if !strings.Contains(s, "\n") {
 		return s
