@@ -37,9 +37,11 @@ var internalMarker = regexp.MustCompile(`(?i)^<!--\s*(/?)\s*internal\s*-->$`)
 // lists) and keeps what o allows:
 //
 //   - raw HTML is dropped: blocks with their content, inline tags with the
-//     tag only (text between tags stays), comments; Markdown between two
-//     HTML blocks is Markdown and stays. An <img> (or video, svg, iframe...)
-//     in raw HTML becomes Omitted like a Markdown image;
+//     tag only (text between tags stays), comments; Markdown inside an HTML
+//     element that spans blocks (<details> with blank lines) is that
+//     element's content and goes too; an element never closed cuts to the
+//     end. An <img> (or video, svg, iframe...) in raw HTML becomes Omitted
+//     like a Markdown image;
 //   - images become Omitted; their alt text, title and URL never show;
 //   - link reference definitions are never shown; links using them are
 //     checked like any other; link titles are dropped;
@@ -79,6 +81,7 @@ type converter struct {
 	opt    Options
 	dom    domains
 	cut    int
+	html   int // container elements (<details>, <div>...) opened by raw HTML and not yet closed
 	inLink bool
 	depth  int // containers (quotes, lists, spans) around the current node
 }
@@ -88,7 +91,28 @@ type converter struct {
 // adversarial body could, and every renderer is quadratic in the depth.
 const maxNesting = 16
 
-func (c *converter) cutting() bool { return c.cut > 0 }
+func (c *converter) cutting() bool { return c.cut > 0 || c.html > 0 }
+
+// htmlContainer matches the opening and closing tags of elements whose
+// content may run over several Markdown blocks (a <details> with blank lines
+// inside). Everything inside such an element is raw HTML's content and is
+// dropped with it, Markdown or not: agencies hide internal notes in
+// <details>. An element never closed cuts to the end.
+var htmlContainer = regexp.MustCompile(`(?i)<(/?)(details|div|table|section|aside|article|blockquote|pre|ul|ol|dl|figure|center|summary|font|span|p)\b[^>]*?(/?)>`)
+
+func (c *converter) trackContainers(raw []byte) {
+	for _, m := range htmlContainer.FindAllSubmatch(raw, -1) {
+		switch {
+		case len(m[3]) > 0: // <div/>: self-closed
+		case len(m[1]) > 0:
+			if c.html > 0 {
+				c.html--
+			}
+		default:
+			c.html++
+		}
+	}
+}
 
 // raw reads raw HTML, which is never kept: internal markers in it move the
 // cut, and each embedded medium outside a cut is returned as Omitted.
@@ -188,7 +212,9 @@ func (c *converter) block(n ast.Node) []Block {
 		if n.HasClosure() {
 			raw = append(raw, n.ClosureLine.Value(c.src)...)
 		}
-		if in := c.raw(raw); len(in) > 0 {
+		in := c.raw(raw)
+		c.trackContainers(raw)
+		if len(in) > 0 {
 			return []Block{{Kind: Paragraph, Inlines: in}}
 		}
 	case *ast.LinkReferenceDefinition:
