@@ -248,7 +248,10 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 	switch {
 	case !has || link.State == store.LinkPending:
 		ref, found := "", false
-		if has {
+		if has && link.Ref != "" {
+			// The create landed but a follow-up write did not: we know it.
+			ref, found = link.Ref, true
+		} else if has {
 			// A create was sent and its answer may have been lost: find it
 			// by its key before creating again.
 			ref, found, err = r.Target.FindItem(ctx, issue.Key)
@@ -283,6 +286,14 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 			}
 			rem, err := r.Target.CreateItem(ctx, issue)
 			if err != nil {
+				if rem.Ref != "" {
+					// Created, then a later step of the create failed (a
+					// paced transition): remember the mirror, stay pending.
+					pending.Ref = rem.Ref
+					if perr := a.Store.PutLink(ctx, r.Fence, pending); perr != nil {
+						a.Log.Error().Err(perr).Str("customer", r.Customer).Str("target", tname).Msg("record created mirror")
+					}
+				}
 				return Outcome{}, fmt.Errorf("%s/%s %s: create mirror: %w", r.Customer, tname, r.Object, err)
 			}
 			out.Writes++
@@ -321,6 +332,13 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 	out.Writes += n
 	if err != nil {
 		return out, err
+	}
+	if out.Writes > 0 {
+		// Our own write changed the mirror: a validator a drift check
+		// stored earlier is stale.
+		if err := a.Store.DeleteKV(ctx, nsETag, pairKey(r.Customer, tname, r.Object)); err != nil {
+			return out, err
+		}
 	}
 	if lh := itemLinkHash(*want); link.Hash != lh || link.State != store.LinkLive {
 		prevHash := link.Hash

@@ -161,6 +161,12 @@ func ReconcileTask() store.Task { return store.Task{Key: keyReconcile, Lane: sto
 
 func tverifyKey(customer, target string) string { return prefTVerify + customer + "|" + target }
 
+// TargetVerifyTask asks for a drift check of one customer's target (a
+// webhook from a mirror repo or project edited by someone else).
+func TargetVerifyTask(customer, target string) store.Task {
+	return store.Task{Key: tverifyKey(customer, target), Lane: store.LaneBackground}
+}
+
 // kindOf names a key's kind for metrics and logs.
 func kindOf(key string) string {
 	if key == keyReconcile {
