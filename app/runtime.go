@@ -18,6 +18,7 @@ import (
 	"vitrine/clock"
 	"vitrine/config"
 	"vitrine/connectors/file"
+	"vitrine/connectors/httpapi"
 	"vitrine/fault"
 	"vitrine/mapping"
 	"vitrine/mirror"
@@ -47,6 +48,8 @@ type runtime struct {
 	tokens  *page.Tokens
 
 	faults   *fault.Plan // crash tests only: VITRINE_FAULTS
+	clients  map[string]*httpapi.Client
+	limits   map[string]pace.Limits // per write credential
 	closers  []func() error
 	draining atomic.Bool // SIGTERM received: /readyz answers 503
 	// The secrets in use when the environment gives none (demo).
@@ -196,11 +199,8 @@ func (rt *runtime) keySecret(fallback []byte) []byte {
 func (rt *runtime) buildEngine(o buildOpts) error {
 	rt.sources = map[string]worker.Source{}
 	rt.targets = map[string][]worker.Binding{}
-	var err error
-	rt.pacer, err = pace.New(pace.Options{Clock: rt.clk, State: pacingState(rt.st)})
-	if err != nil {
-		return err
-	}
+	rt.clients = map[string]*httpapi.Client{}
+	rt.limits = map[string]pace.Limits{}
 	for _, c := range rt.rules.Customers {
 		for _, s := range c.Sources {
 			key := mapping.SourceKey(s)
@@ -223,6 +223,12 @@ func (rt *runtime) buildEngine(o buildOpts) error {
 			}
 			rt.targets[c.ID] = append(rt.targets[c.ID], b)
 		}
+	}
+	// Every write credential is known now: the pacer gets their limits.
+	var err error
+	rt.pacer, err = pace.New(pace.Options{Clock: rt.clk, State: pacingState(rt.st), Credentials: rt.limits})
+	if err != nil {
+		return err
 	}
 	var metrics *worker.Metrics
 	if rt.reg != nil {

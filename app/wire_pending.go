@@ -17,23 +17,25 @@ func (rt *runtime) githubSource(s config.Source, key string) (worker.Source, err
 	return nil, errNotBuilt
 }
 
-func (rt *runtime) jiraSource(s config.Source, key string) (worker.Source, error) {
-	return nil, errNotBuilt
-}
 
 func (rt *runtime) githubTarget(c config.Customer, t config.Target) (worker.Binding, error) {
 	return worker.Binding{}, errNotBuilt
 }
 
-func (rt *runtime) jiraTarget(c config.Customer, t config.Target) (worker.Binding, error) {
-	return worker.Binding{}, errNotBuilt
-}
 
 func (rt *runtime) webhookParsers() (map[string]webhooks.Parser, error) {
-	return map[string]webhooks.Parser{}, nil
+	out := map[string]webhooks.Parser{}
+	jp, err := rt.jiraParser()
+	if err != nil {
+		return nil, err
+	}
+	if jp != nil {
+		out["jira"] = jp
+	}
+	return out, nil
 }
 
 // validateOnline checks every source and target against its tracker.
 func (rt *runtime) validateOnline(ctx context.Context) error {
-	return nil
+	return errors.Join(rt.checkJira(ctx)...)
 }
