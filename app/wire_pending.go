@@ -17,11 +17,9 @@ func (rt *runtime) githubSource(s config.Source, key string) (worker.Source, err
 	return nil, errNotBuilt
 }
 
-
 func (rt *runtime) githubTarget(c config.Customer, t config.Target) (worker.Binding, error) {
 	return worker.Binding{}, errNotBuilt
 }
-
 
 func (rt *runtime) webhookParsers() (map[string]webhooks.Parser, error) {
 	out := map[string]webhooks.Parser{}
