@@ -191,7 +191,8 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 	if want == nil {
 		return a.retractItem(ctx, r, link, has)
 	}
-	switch drift, err := a.takeDrift(ctx, r); {
+	edited := false
+	switch drift, err := a.peekDrift(ctx, r); {
 	case err != nil:
 		return Outcome{}, fmt.Errorf("%s/%s %s: read drift flag: %w", r.Customer, tname, r.Object, err)
 	case drift == "deleted" && has:
@@ -208,11 +209,30 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 		if err := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, r.Object); err != nil {
 			return Outcome{}, err
 		}
+		// The links are gone: the flag has done its work (a create that
+		// follows is protected by its own pending link).
+		if err := a.clearDrift(ctx, r); err != nil {
+			return Outcome{}, err
+		}
 		has, link = false, store.Link{}
 	case drift == "edited":
 		link.Hash = "drift" // exactly one corrective update below
+		edited = true
+	case drift != "":
+		if err := a.clearDrift(ctx, r); err != nil {
+			return Outcome{}, err
+		}
 	}
 
+	// Held items wait out their own delay before they wait for their
+	// milestone (held alike), not once a second for it.
+	if !has {
+		if until, hold, err := a.held(ctx, r, r.Object); err != nil {
+			return Outcome{}, fmt.Errorf("%s/%s %s: target delay: %w", r.Customer, tname, r.Object, err)
+		} else if hold {
+			return Outcome{After: until}, nil
+		}
+	}
 	var out Outcome
 	msRef := ""
 	if want.Milestone != "" {
@@ -235,14 +255,6 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 	}
 	issue := Issue{Key: a.key(r, r.Object), Item: *want, MilestoneRef: msRef}
 	now := a.Clock.Now()
-
-	if !has {
-		if until, hold, err := a.held(ctx, r, r.Object); err != nil {
-			return Outcome{}, fmt.Errorf("%s/%s %s: target delay: %w", r.Customer, tname, r.Object, err)
-		} else if hold {
-			return Outcome{After: until}, nil
-		}
-	}
 
 	var comments []store.Link
 	switch {
@@ -354,6 +366,13 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 			out.Action = ActUpdate
 		}
 		a.audit(ctx, r, r.Object, action, "", want.Hash, "mirror "+link.Ref)
+	}
+	if edited {
+		// Only now is the drift repaired: a paced or failed write above
+		// keeps the flag for the next pass.
+		if err := a.clearDrift(ctx, r); err != nil {
+			return out, err
+		}
 	}
 	a.forgetFirstSeen(ctx, r, r.Object)
 	return out, nil
@@ -555,6 +574,16 @@ func (a *Applier) retractItem(ctx context.Context, r Request, link store.Link, h
 		return out, fmt.Errorf("%s/%s %s: retract mirror %s: %w", r.Customer, tname, r.Object, link.Ref, err)
 	}
 	out.Writes++
+	if d, ok := r.Target.(interface{ DeletesOnRetract() bool }); ok && d.DeletesOnRetract() {
+		// Deleted, not neutralised: nothing is left to update, a republish
+		// creates a new mirror (under the same key).
+		if err := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, r.Object); err != nil {
+			return out, fmt.Errorf("%s/%s %s: record deletion of %s: %w", r.Customer, tname, r.Object, link.Ref, err)
+		}
+		out.Action = ActRetract
+		a.audit(ctx, r, r.Object, "retract", "", "", "mirror "+link.Ref+" deleted")
+		return out, nil
+	}
 	link.State, link.Hash, link.Updated = store.LinkRetracted, "", a.Clock.Now()
 	if err := a.Store.PutLink(ctx, r.Fence, link); err != nil {
 		return out, fmt.Errorf("%s/%s %s: record retraction of %s: %w", r.Customer, tname, r.Object, link.Ref, err)
@@ -610,6 +639,15 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 			}
 		}
 		if !found {
+			if !has {
+				// target_delay holds a milestone's first write back too: its
+				// name and date are content like an item's.
+				if until, hold, err := a.held(ctx, r, r.Object); err != nil {
+					return out, fmt.Errorf("%s/%s %s: target delay: %w", r.Customer, tname, r.Object, err)
+				} else if hold {
+					return Outcome{After: until}, nil
+				}
+			}
 			pending := store.Link{Customer: r.Customer, Target: tname, Object: r.Object, Key: key,
 				State: store.LinkPending, Created: now, Updated: now}
 			if err := a.Store.PutLink(ctx, r.Fence, pending); err != nil {
@@ -627,6 +665,7 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 			}
 			link = pending
 			link.Ref, link.Remote, link.Hash, link.State = rem.Ref, rem.ETag, want.Hash, store.LinkLive
+			a.forgetFirstSeen(ctx, r, r.Object)
 			out.Action = ActCreate
 			a.audit(ctx, r, r.Object, "publish", "", want.Hash, "milestone "+rem.Ref)
 			return out, a.Store.PutLink(ctx, r.Fence, link)

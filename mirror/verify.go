@@ -71,12 +71,16 @@ func (a *Applier) Verify(ctx context.Context, r Request) (Outcome, error) {
 	return out, nil
 }
 
-// takeDrift returns and clears a drift flag for an object.
-func (a *Applier) takeDrift(ctx context.Context, r Request) (string, error) {
-	k := pairKey(r.Customer, r.Target.Name(), r.Object)
-	raw, ok, err := a.Store.GetKV(ctx, nsDrift, k)
+// peekDrift returns an object's drift flag; the op clears it once the
+// repair is done (clearDrift).
+func (a *Applier) peekDrift(ctx context.Context, r Request) (string, error) {
+	raw, ok, err := a.Store.GetKV(ctx, nsDrift, pairKey(r.Customer, r.Target.Name(), r.Object))
 	if err != nil || !ok {
 		return "", err
 	}
-	return string(raw), a.Store.DeleteKV(ctx, nsDrift, k)
+	return string(raw), nil
+}
+
+func (a *Applier) clearDrift(ctx context.Context, r Request) error {
+	return a.Store.DeleteKV(ctx, nsDrift, pairKey(r.Customer, r.Target.Name(), r.Object))
 }
