@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"vitrine/clock"
+	"vitrine/connectors"
 	"vitrine/mapping"
 	"vitrine/store"
 )
@@ -530,11 +531,31 @@ func (a *Applier) syncComments(ctx context.Context, r Request, itemRef string, w
 			a.audit(ctx, r, c.Key, "publish", "", c.Hash, "comment "+rem.Ref)
 		case l.Hash != c.Hash:
 			rem, err := r.Target.UpdateComment(ctx, itemRef, l.Ref, w)
-			if err != nil {
+			if errors.Is(err, connectors.ErrGone) {
+				// Someone deleted our comment in the target: write it again.
+				if err := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, c.Key); err != nil {
+					return writes, err
+				}
+				a.audit(ctx, r, c.Key, "drift", "", "", "comment "+l.Ref+" deleted in the target: recreating")
+				now := a.Clock.Now()
+				l = store.Link{Customer: r.Customer, Target: tname, Object: c.Key, Key: w.Key,
+					State: store.LinkPending, Created: now, Updated: now}
+				if err := a.Store.PutLink(ctx, r.Fence, l); err != nil {
+					return writes, err
+				}
+				rem, err = r.Target.CreateComment(ctx, itemRef, w)
+				if err != nil {
+					return writes, fmt.Errorf("%s/%s %s: recreate mirror comment: %w", r.Customer, tname, c.Key, err)
+				}
+				writes++
+				l.Ref = rem.Ref
+			} else if err != nil {
 				return writes, fmt.Errorf("%s/%s %s: update mirror comment %s: %w", r.Customer, tname, c.Key, l.Ref, err)
 			}
-			writes++
-			l.Remote, l.Hash, l.Updated = rem.ETag, c.Hash, a.Clock.Now()
+			if l.State != store.LinkPending {
+				writes++
+			}
+			l.Remote, l.Hash, l.State, l.Updated = rem.ETag, c.Hash, store.LinkLive, a.Clock.Now()
 			if err := a.Store.PutLink(ctx, r.Fence, l); err != nil {
 				return writes, err
 			}

@@ -153,7 +153,14 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 			e.log.Error().Err(perr).Msg("record failing retraction")
 		}
 	}
-	if job.Attempt+1 >= e.cfg.MaxAttempts && !res.retract {
+	// A failing retraction is never parked silently: it stays in the
+	// retract-failing record (status, metric) and the next reconcile's plan
+	// enqueues it again, which unparks it. Parking it at all keeps one-shot
+	// commands from waiting on it forever.
+	if job.Attempt+1 >= e.cfg.MaxAttempts {
+		if res.retract {
+			e.log.Error().Str("key", redactKey(job.Key)).Str("error", msg).Msg("retraction keeps failing: retried at the next reconcile")
+		}
 		e.m.Passes.WithLabelValues(kind, "park").Inc()
 		e.m.Parked.Inc()
 		return e.st.Park(sctx, job, msg)

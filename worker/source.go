@@ -24,6 +24,7 @@ const (
 	// op key -> last error of a retraction that failed: never parked,
 	// retried at least every reconcile, counted in vitrine_retractions_failing.
 	nsRetractFailing = "retract-failing"
+	nsMilestonesRead = "milestones-read" // source -> "1" once its milestones were read
 )
 
 type sourceError struct {
@@ -291,7 +292,13 @@ func (e *Engine) refreshMilestones(ctx context.Context, key string) error {
 			cachedMs[s.ID] = true
 		}
 	}
-	ms, err := src.Milestones(ctx, len(cachedMs) > 0)
+	// A source read before may answer "not modified" even with no
+	// milestones at all.
+	_, readBefore, err := e.st.GetKV(ctx, nsMilestonesRead, key)
+	if err != nil {
+		return err
+	}
+	ms, err := src.Milestones(ctx, len(cachedMs) > 0 || readBefore)
 	var ae *connectors.AccessError
 	switch {
 	case errors.Is(err, connectors.ErrNotModified):
@@ -319,6 +326,12 @@ func (e *Engine) refreshMilestones(ctx context.Context, key string) error {
 			return err
 		}
 		changed = true
+	}
+	// Only once what was read is stored may a later 304 be trusted.
+	if !readBefore {
+		if err := e.st.PutKV(ctx, nsMilestonesRead, key, []byte("1")); err != nil {
+			return err
+		}
 	}
 	if changed {
 		return e.Enqueue(ctx, e.viewTasksFor(map[string]bool{key: true})...)

@@ -700,6 +700,10 @@ func (t *Target) UpdateComment(ctx context.Context, itemRef, ref string, w mirro
 	var cur gh.IssueComment
 	ans, err := t.api.call(ctx, http.MethodGet, p, nil, nil, "", &cur)
 	if err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			// Deleted in the target: the applier writes it again.
+			return mirror.Remote{}, t.errf("#%s: comment %d: %w", itemRef, id, connectors.ErrGone)
+		}
 		return mirror.Remote{}, t.errf("#%s: read comment %d: %w", itemRef, id, err)
 	}
 	if cur.GetBody() == body {

@@ -20,6 +20,7 @@ import (
 	"vitrine/clock"
 	"vitrine/connectors/httpapi"
 	"vitrine/mapping"
+	"vitrine/connectors"
 	"vitrine/mirror"
 	"vitrine/scrub"
 )
@@ -978,6 +979,10 @@ func (t *Target) CreateComment(ctx context.Context, itemRef string, w mirror.Com
 // UpdateComment rewrites a comment's text (its property stays).
 func (t *Target) UpdateComment(ctx context.Context, itemRef, ref string, w mirror.Comment) (mirror.Remote, error) {
 	if err := t.c.do(ctx, http.MethodPut, "/rest/api/2/issue/"+itemRef+"/comment/"+ref, nil, map[string]any{"body": t.CommentBody(w)}, nil); err != nil {
+		if statusOf(err) == http.StatusNotFound {
+			// Deleted in the target: the applier writes it again.
+			return mirror.Remote{}, t.wrap(itemRef, "comment "+ref, connectors.ErrGone)
+		}
 		return mirror.Remote{}, t.wrap(itemRef, "update comment "+ref, err)
 	}
 	return mirror.Remote{Ref: ref}, nil
