@@ -18,6 +18,7 @@ import (
 	"vitrine/clock"
 	"vitrine/config"
 	"vitrine/connectors/file"
+	"vitrine/connectors/github"
 	"vitrine/connectors/httpapi"
 	"vitrine/fault"
 	"vitrine/mapping"
@@ -47,11 +48,13 @@ type runtime struct {
 	engine  *worker.Engine
 	tokens  *page.Tokens
 
-	faults   *fault.Plan // crash tests only: VITRINE_FAULTS
-	clients  map[string]*httpapi.Client
-	limits   map[string]pace.Limits // per write credential
-	closers  []func() error
-	draining atomic.Bool // SIGTERM received: /readyz answers 503
+	faults    *fault.Plan // crash tests only: VITRINE_FAULTS
+	clients   map[string]*httpapi.Client
+	ghSpread  *github.Spread
+	ghTargets []*github.Target
+	limits    map[string]pace.Limits // per write credential
+	closers   []func() error
+	draining  atomic.Bool // SIGTERM received: /readyz answers 503
 	// The secrets in use when the environment gives none (demo).
 	genKeySecret []byte
 	pageSecret   []byte

@@ -85,7 +85,7 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		publicURL = "http://" + pub.Addr().String()
 	}
 
-	parsers, err := rt.webhookParsers()
+	parsers, err := rt.webhookParsers(ctx)
 	if err != nil {
 		pub.Close()
 		adm.Close()

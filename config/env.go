@@ -211,7 +211,9 @@ func (e *Env) check() []error {
 	}
 	listen("VITRINE_LISTEN", e.Listen)
 	listen("VITRINE_ADMIN_LISTEN", e.AdminListen)
-	if e.Listen == e.AdminListen {
+	// Port 0 asks the kernel for a free port each time: two listeners on
+	// ":0" never share one.
+	if e.Listen == e.AdminListen && !strings.HasSuffix(e.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("VITRINE_ADMIN_LISTEN: %q is also VITRINE_LISTEN: metrics must not share the public address", e.AdminListen))
 	}
 

@@ -474,6 +474,17 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if path == "/user" && r.Method == http.MethodGet {
+		// The authenticated user (users/get-authenticated): outside the
+		// subset description the fake checks against, so answered here
+		// from the token table, with the fields clients read.
+		call.Route, call.OperationID = "/user", "users/get-authenticated"
+		s.handle(w, r, call, nil, func(login, token string) *response {
+			return jsonResponse(http.StatusOK, map[string]any{"login": login, "type": "User", "id": 1000 + len(login)})
+		})
+		return
+	}
+
 	cr := r.Clone(r.Context())
 	cr.URL.Path, cr.URL.RawPath = path, ""
 	if p, err := url.PathUnescape(path); err == nil {
