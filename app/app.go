@@ -60,6 +60,7 @@ func init() {
 		"status":   {"queue depth and age, parked items, source errors, last sync per customer and target", runStatus},
 		"validate": {"check config and rules offline (--online: tokens, permissions, statuses, workflows)", runValidate},
 		"demo":     {"the built-in demo: sample boards, embedded store, pages on 127.0.0.1:8080", runDemo},
+		"backup":   {"copy the SQLite store while serving (--out FILE)", runBackup},
 	}
 }
 

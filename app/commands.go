@@ -571,3 +571,32 @@ func runValidate(ctx context.Context, iox IO, args []string) error {
 }
 
 var _ = worker.ReconcileTask
+
+// runBackup copies the SQLite store while vitrine serves (VACUUM INTO reads
+// a consistent snapshot under WAL). Redis is backed up with its own tools.
+func runBackup(ctx context.Context, iox IO, args []string) error {
+	fs, cfg := newFlags(iox, "backup")
+	out := fs.String("out", "", "file to write (must not exist)")
+	if err := parseFlags(fs, cfg, &iox, args); err != nil {
+		return err
+	}
+	if *out == "" {
+		return usageError("usage: vitrine backup --out FILE")
+	}
+	rt, err := build(ctx, iox, buildOpts{store: true})
+	if err != nil {
+		return err
+	}
+	defer rt.close()
+	b, ok := rt.st.(interface {
+		Backup(ctx context.Context, dst string) error
+	})
+	if !ok {
+		return &ExitError{Code: 2, Err: errors.New("backup copies the SQLite store; back Redis up with its AOF/RDB files (see docs/deploy.md)")}
+	}
+	if err := b.Backup(ctx, *out); err != nil {
+		return err
+	}
+	fmt.Fprintf(iox.Stdout, "store copied to %s\n", *out)
+	return nil
+}
