@@ -570,7 +570,6 @@ func runValidate(ctx context.Context, iox IO, args []string) error {
 	return nil
 }
 
-var _ = worker.ReconcileTask
 
 // runBackup copies the SQLite store while vitrine serves (VACUUM INTO reads
 // a consistent snapshot under WAL). Redis is backed up with its own tools.

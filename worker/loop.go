@@ -11,7 +11,6 @@ import (
 
 	"vitrine/clock"
 	"vitrine/connectors"
-	"vitrine/mirror"
 	"vitrine/pace"
 	"vitrine/store"
 )
@@ -282,4 +281,3 @@ func redactKey(k string) string {
 	return k
 }
 
-var _ = mirror.OpKey

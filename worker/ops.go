@@ -5,7 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"vitrine/connectors"
 	"vitrine/mapping"
 	"vitrine/mirror"
 	"vitrine/store"
@@ -200,10 +199,6 @@ func (e *Engine) tverify(ctx context.Context, job *store.Job, rest string) (resu
 	}
 	out, err := e.applier.Verify(ctx, mirror.Request{Fence: job.Fence(), Customer: customer, Target: b.Target, View: v})
 	if err != nil {
-		var rl *connectors.RateLimited
-		if errors.As(err, &rl) {
-			return result{}, err
-		}
 		return result{}, err
 	}
 	return result{}, e.Enqueue(ctx, out.Enqueue...)
