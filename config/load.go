@@ -233,13 +233,22 @@ func indexOf(xs []string, x string) int {
 	return -1
 }
 
-// resolveFiles sets FileSource.Resolved against the file that names it.
+// resolveFiles sets FileSource.Resolved against the file that names it,
+// and Key relative to the main rules file's folder.
 func (r *Rules) resolveFiles() {
+	var base string
+	if len(r.Files) > 0 {
+		base = filepath.Dir(resolvePath(r.Files[0], filepath.Base(r.Files[0])))
+	}
 	for i := range r.Customers {
 		for j := range r.Customers[i].Sources {
 			s := &r.Customers[i].Sources[j]
 			if s.File != nil && s.File.Path != "" {
 				s.File.Resolved = resolvePath(s.Pos.File, s.File.Path)
+				s.File.Key = s.File.Resolved
+				if rel, err := filepath.Rel(base, s.File.Resolved); err == nil && base != "" {
+					s.File.Key = filepath.ToSlash(rel)
+				}
 			}
 		}
 	}

@@ -134,7 +134,7 @@ func TestFullSampleLoads(t *testing.T) {
 		{"github source", *c.Sources[0].GitHub, GitHubSource{Repo: "agency/acme-internal", StatusFrom: "label_prefix:status: ", APIURL: "https://api.github.com", TokenEnv: "GITHUB_TOKEN"}},
 		{"github source pos", c.Sources[0].Pos, Pos{"testdata/full.yaml", 11}},
 		{"jira source", *c.Sources[1].Jira, JiraSource{Project: "ACME", JQL: "component = Website", Milestones: "versions", URL: "https://agency.atlassian.net", EmailEnv: "JIRA_EMAIL", TokenEnv: "JIRA_API_TOKEN", Fields: map[string]string{"Budget": "customfield_10010", "Sprint": "customfield_10020"}}},
-		{"file source", *c.Sources[2].File, FileSource{Path: "board.yaml", Resolved: abs}},
+		{"file source", *c.Sources[2].File, FileSource{Path: "board.yaml", Resolved: abs, Key: "board.yaml"}},
 		{"file source pos", c.Sources[2].Pos, Pos{"testdata/full.yaml", 24}},
 		{"publish", c.Publish, Publish{Label: "client-visible", HideLabel: "client-hidden", When: `item.Type != "bug"`, StatusAuthors: []string{"pm-anna"}, StatusItem: "ACME-1", AllowSecurityLevels: []string{"Client"}, WhenPos: Pos{"testdata/full.yaml", 29}}},
 		{"show", c.Show, Show{Title: "source", Body: "section", BodySection: "Client summary", InternalMarker: "Internal", Comments: "marked", CommentMarker: "[client]", CommentAuthor: "team", TeamName: "ACME team", Dates: true, Progress: true, MilestoneDescription: "none", LinkDomains: []string{"acme.example"}, Fields: []string{"Budget"}}},

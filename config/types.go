@@ -78,6 +78,11 @@ type FileSource struct {
 	// Resolved is Path made absolute against the directory of the rules
 	// file that names it; set by Load. Read the board from here.
 	Resolved string `yaml:"-"`
+	// Key is the board's path relative to the main rules file's folder,
+	// slash-separated; set by Load. It is the source key (mapping.SourceKey):
+	// one board named from two included files is one source, and one path
+	// written in two folders names two.
+	Key string `yaml:"-"`
 }
 
 type Publish struct {

@@ -300,6 +300,9 @@ func SourceKey(s config.Source) string {
 		if s.File.Path == "" {
 			return ""
 		}
+		if s.File.Key != "" {
+			return "file:" + s.File.Key // set by config.Load: one key per board
+		}
 		return "file:" + s.File.Path
 	}
 }
@@ -345,21 +348,60 @@ func (s *Set) SourcesFor(customerID string) []string {
 	return out
 }
 
-// sharing lists the other customers reading at least one of c's sources.
+// sharing lists the other customers reading at least one of c's sources,
+// under its key or another key of the same container.
 func (s *Set) sharing(c *Customer) []*Customer {
 	var out []*Customer
 	for _, o := range s.customers {
 		if o == c {
 			continue
 		}
+	found:
 		for _, k := range o.sources {
-			if c.sourceSet[k] {
-				out = append(out, o)
-				break
+			for _, ck := range c.sources {
+				if sameContainer(k, ck) {
+					out = append(out, o)
+					break found
+				}
 			}
 		}
 	}
 	return out
+}
+
+// sameContainer reports whether two source keys may name one tracker
+// container: the same key, a Jira project with and without a jql filter
+// (each filter is a source of its own over the same issues), or a host
+// left to the default on one side (the environment decides it; config's
+// isolation check assumes the same). File keys name one board each
+// (config.FileSource.Key).
+func sameContainer(a, b string) bool {
+	if a == b {
+		return true
+	}
+	kind, ra, _ := strings.Cut(a, ":")
+	kindB, rb, _ := strings.Cut(b, ":")
+	if kind != kindB || (kind != "jira" && kind != "github") {
+		return false
+	}
+	split := func(rest string) (host, name string) {
+		if kind == "jira" { // jira:<host or "default">/<KEY>[~<jql hash>]
+			rest, _, _ = strings.Cut(rest, "~")
+			host, name, _ = strings.Cut(rest, "/")
+			if host == "default" {
+				host = ""
+			}
+			return host, name
+		}
+		if strings.Count(rest, "/") == 2 { // github:<host>/<owner>/<repo>
+			host, name, _ = strings.Cut(rest, "/")
+			return host, name
+		}
+		return "", rest
+	}
+	ha, na := split(ra)
+	hb, nb := split(rb)
+	return na == nb && (ha == hb || ha == "" || hb == "")
 }
 
 // ID is the customer's slug.

@@ -97,8 +97,18 @@ func (s *Set) selectFor(c *Customer, x *index) *selection {
 	for _, o := range s.sharing(c) {
 		os := newSelector(o, x, nil)
 		for _, id := range sl.own {
-			if pure.memo[id].published && o.sourceSet[x.items[id].Source] && os.decide(id).published {
-				sl.conflicts[id] = append(sl.conflicts[id], o.cfg.ID)
+			if !pure.memo[id].published {
+				continue
+			}
+			// The item as o reads it: under the same key, or under another
+			// key of the same container (a jql filter, a host spelling).
+			src, native := item.SplitID(id)
+			for _, k := range o.sources {
+				twin := item.MakeID(k, native)
+				if sameContainer(k, src) && x.items[twin] != nil && os.decide(twin).published {
+					sl.conflicts[id] = append(sl.conflicts[id], o.cfg.ID)
+					break
+				}
 			}
 		}
 	}
@@ -475,7 +485,7 @@ func (k *curation) updates() []Update {
 			continue
 		}
 		pub := k.published[id]
-		if !pub && !k.isStatusItem(it) {
+		if !pub && (!k.isStatusItem(it) || k.sel.keptHome(it)) {
 			continue
 		}
 		for _, cm := range byTime(it.Comments) {

@@ -112,6 +112,25 @@ func (s *selector) ancestors(it *item.Item) []*item.Item {
 	return out
 }
 
+// keptHome reports what keeps even the status item home: the hide label
+// on it or an ancestor, or a security level the rules do not allow.
+func (s *selector) keptHome(it *item.Item) bool {
+	if lvl := it.SecurityLevel; lvl != "" && !s.c.allowSecLevels[lvl] {
+		return true
+	}
+	if h := s.c.cfg.Publish.HideLabel; h != "" {
+		if it.HasLabel(h) {
+			return true
+		}
+		for _, a := range s.ancestors(it) {
+			if a.HasLabel(h) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // decide applies the decision table to one item of the customer's sources.
 // Conflicts with other customers are applied afterwards by Curate.
 func (s *selector) decide(id string) *choice {
@@ -175,7 +194,9 @@ func (s *selector) table(it *item.Item) (bool, string) {
 	}
 	if s.c.when != nil {
 		var msName string
-		if m := s.x.milestones[it.Milestone]; m != nil {
+		// Only the customer's own milestones, as in the view: a snapshot of
+		// another source must not change what this customer sees.
+		if m := s.x.milestones[it.Milestone]; m != nil && s.c.sourceSet[m.Source] {
 			msName = m.Name
 		}
 		ok, err := evalWhen(&s.vm, s.c.when, exprItem(it, msName, s.c.loc))
