@@ -165,6 +165,20 @@ func created(v map[string]any) *response {
 	return resp
 }
 
+// pageRange is the slice of n items the request's page and per_page select.
+func (c *ctx) pageRange(n int) (from, to int) {
+	q := c.r.URL.Query()
+	per, _ := strconv.Atoi(q.Get("per_page"))
+	if per <= 0 {
+		per = 30
+	}
+	per = min(per, 100)
+	page, _ := strconv.Atoi(q.Get("page"))
+	page = max(page, 1)
+	from = min((page-1)*per, n)
+	return from, min(from+per, n)
+}
+
 // paginate answers one page of items with GitHub's Link header.
 func (c *ctx) paginate(items []any) *response {
 	q := c.r.URL.Query()
@@ -176,8 +190,7 @@ func (c *ctx) paginate(items []any) *response {
 	page, _ := strconv.Atoi(q.Get("page"))
 	page = max(page, 1)
 	last := max((len(items)+per-1)/per, 1)
-	from := min((page-1)*per, len(items))
-	to := min(from+per, len(items))
+	from, to := c.pageRange(len(items))
 	resp := jsonResponse(http.StatusOK, append([]any{}, items[from:to]...))
 	link := func(p int, rel string) string {
 		q.Set("page", strconv.Itoa(p))
@@ -281,9 +294,13 @@ func listIssues(c *ctx) *response {
 		}
 		return d
 	})
+	// Only the requested page is rendered (paginate reads no other entry):
+	// rendering an issue scans every issue for its sub-issues, so rendering
+	// every match made a long listing quadratic in the repository's size.
 	items := make([]any, len(list))
-	for i, is := range list {
-		items[i] = c.s.issueJSON(is)
+	from, to := c.pageRange(len(list))
+	for i := from; i < to; i++ {
+		items[i] = c.s.issueJSON(list[i])
 	}
 	return c.paginate(items)
 }
