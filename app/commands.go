@@ -86,22 +86,22 @@ func runSync(ctx context.Context, iox IO, args []string) error {
 		fmt.Fprintf(iox.Stdout, "%d operations planned; nothing written (--dry-run)\n", len(ops))
 		return nil
 	}
-	var tasks []store.Task
 	for _, id := range ids {
 		if *confirm {
 			if err := rt.engine.ConfirmRetract(ctx, id); err != nil {
 				return err
 			}
 		}
-		tasks = append(tasks, rt.engine.CustomerTasks(id)...)
+		if err := rt.engine.ReconcileCustomer(ctx, id); err != nil {
+			return err
+		}
 	}
 	if *customer == "" {
 		// A full sync is a reconcile: it also retracts customers that
 		// left the rules but still have a stored view.
-		tasks = append(tasks, worker.ReconcileTask())
-	}
-	if err := rt.engine.Enqueue(ctx, tasks...); err != nil {
-		return err
+		if err := rt.engine.Enqueue(ctx, worker.ReconcileTask()); err != nil {
+			return err
+		}
 	}
 	start := time.Now()
 	if err := rt.engine.RunUntilIdle(ctx, "sync"); err != nil {

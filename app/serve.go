@@ -92,6 +92,7 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		return &ExitError{Code: 2, Err: err}
 	}
 	intake := webhooks.New(parsers, rt.st, rt.engine.Wake, rt.log.With().Str("component", "webhooks").Logger(), rt.reg)
+	intake.SetCoalesce(webhooks.Coalesce, rt.clk.Now)
 	if rt.faults != nil {
 		intake.SetFaults(rt.faults)
 	}

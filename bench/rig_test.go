@@ -200,6 +200,7 @@ func buildRig(ctx context.Context, o rigOptions) (*rig, error) {
 		return nil, err
 	}
 	r.hook = webhooks.New(map[string]webhooks.Parser{"github": parser}, st, r.eng.Wake, o.Log, nil)
+	r.hook.SetCoalesce(webhooks.Coalesce, o.Clock.Now) // as serve does
 	return r, nil
 }
 

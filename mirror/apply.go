@@ -13,6 +13,7 @@ import (
 	"vitrine/clock"
 	"vitrine/connectors"
 	"vitrine/mapping"
+	"vitrine/pace"
 	"vitrine/store"
 )
 
@@ -298,6 +299,14 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 				return Outcome{}, fmt.Errorf("%s/%s %s: record pending create: %w", r.Customer, tname, r.Object, err)
 			}
 			rem, err := r.Target.CreateItem(ctx, issue)
+			if err != nil && rem.Ref == "" && notSent(err) {
+				// The pacer held the create back: nothing can be lost, so the
+				// next pass creates without searching for it first.
+				if derr := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, r.Object); derr != nil {
+					return Outcome{}, derr
+				}
+				return Outcome{}, fmt.Errorf("%s/%s %s: create mirror: %w", r.Customer, tname, r.Object, err)
+			}
 			if err != nil {
 				if rem.Ref != "" {
 					// Created, then a later step of the create failed (a
@@ -317,6 +326,9 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 			}
 			link = pending
 			link.Ref, link.Remote, link.State, link.Updated = rem.Ref, rem.ETag, store.LinkLive, a.Clock.Now()
+			// The issue holds what was wanted; only comments may still be
+			// missing (the full part stays empty until they are written).
+			link.Hash = "." + contentHash(*want)
 			if err := a.Store.PutLink(ctx, r.Fence, link); err != nil {
 				return out, fmt.Errorf("%s/%s %s: record created mirror %s: %w", r.Customer, tname, r.Object, rem.Ref, err)
 			}
@@ -516,6 +528,12 @@ func (a *Applier) syncComments(ctx context.Context, r Request, itemRef string, w
 			}
 			rem, err := r.Target.CreateComment(ctx, itemRef, w)
 			if err != nil {
+				if rem.Ref == "" && notSent(err) {
+					// Held back by the pacer: no answer can be lost.
+					if derr := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, c.Key); derr != nil {
+						return writes, derr
+					}
+				}
 				return writes, fmt.Errorf("%s/%s %s: create mirror comment: %w", r.Customer, tname, c.Key, err)
 			}
 			writes++
@@ -676,6 +694,11 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 			}
 			rem, err := mt.CreateMilestone(ctx, key, *want)
 			if err != nil {
+				if rem.Ref == "" && notSent(err) {
+					if derr := a.Store.DeleteLink(ctx, r.Fence, r.Customer, tname, r.Object); derr != nil {
+						return out, derr
+					}
+				}
 				return out, fmt.Errorf("%s/%s %s: create milestone: %w", r.Customer, tname, r.Object, err)
 			}
 			out.Writes++
@@ -710,3 +733,8 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 
 // ErrDuplicate marks a mirror found twice under one key.
 var ErrDuplicate = errors.New("duplicate mirror")
+
+// notSent reports whether a write failed before anything was sent: the
+// credential's pacer refused it. Any other failure may have reached the
+// target, and a create then has to be found by its key before it is retried.
+func notSent(err error) bool { return errors.Is(err, pace.ErrPaced) }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"vitrine/clock"
@@ -52,6 +53,17 @@ type Pacer struct {
 	per        map[string]Limits
 	ttl        int64
 	maxWaiters int
+
+	// spread hands keys that Ready refuses together consecutive slots
+	// (per credential and lane, in this process), so N waiting keys come
+	// back one after another instead of all at once for one write.
+	spreadMu sync.Mutex
+	spread   map[spreadKey]int64
+}
+
+type spreadKey struct {
+	cred string
+	lane store.Lane
 }
 
 // New validates o and returns a Pacer (no I/O).
@@ -110,6 +122,49 @@ func (p *Pacer) Take(ctx context.Context, cred string, lane store.Lane, key stri
 // TakeSubject is Take for a write to one subject (a Jira issue), which also
 // counts against the per-subject limit when the credential has one.
 func (p *Pacer) TakeSubject(ctx context.Context, cred string, lane store.Lane, key, subject string) (ok bool, at time.Time, err error) {
+	return p.decide(ctx, cred, lane, key, subject, true)
+}
+
+// Ready says whether a write of key could go on cred now, without using up
+// the slot (a refusal registers key as waiting, as Take does). An op asks
+// before it reads anything: a pass that would only be refused its write
+// costs no API call.
+func (p *Pacer) Ready(ctx context.Context, cred string, lane store.Lane, key string) (ok bool, at time.Time, err error) {
+	ok, at, err = p.decide(ctx, cred, lane, key, "", false)
+	if ok || err != nil {
+		return ok, at, err
+	}
+	return false, p.slot(cred, lane, at), nil
+}
+
+// Stagger is where a key refused at the same time as others should come
+// back: one write step after the key handed out before it (see Ready).
+func (p *Pacer) Stagger(cred string, lane store.Lane, at time.Time) time.Time {
+	return p.slot(cred, lane, at)
+}
+
+// slot staggers refused keys one write step apart, at most two minutes past
+// the pacer's own answer.
+func (p *Pacer) slot(cred string, lane store.Lane, at time.Time) time.Time {
+	l := p.Limits(cred)
+	gap := step(l, l.PerMinute)
+	t := at.UnixMilli()
+	p.spreadMu.Lock()
+	defer p.spreadMu.Unlock()
+	if p.spread == nil {
+		p.spread = map[spreadKey]int64{}
+	}
+	k := spreadKey{cred, lane}
+	next := t
+	if last, ok := p.spread[k]; ok && last+gap >= t {
+		next = last + gap
+	}
+	next = min(next, t+(2*time.Minute).Milliseconds())
+	p.spread[k] = next
+	return time.UnixMilli(next)
+}
+
+func (p *Pacer) decide(ctx context.Context, cred string, lane store.Lane, key, subject string, record bool) (ok bool, at time.Time, err error) {
 	l := p.Limits(cred)
 	nowT := p.clk.Now()
 	now := nowT.UnixMilli()
@@ -140,6 +195,10 @@ func (p *Pacer) TakeSubject(ctx context.Context, cred string, lane store.Lane, k
 		subj := now
 		if subject != "" && l.PerSubject > 0 {
 			subj = whenFree(s.Subjects[subject], now, l.SubjectWindow.Milliseconds(), l.PerSubject, 1)
+		}
+		if t <= now && subj <= now && !record {
+			ok = true
+			return nil
 		}
 		if t <= now && subj <= now {
 			s.Writes = insertSorted(s.Writes, now)

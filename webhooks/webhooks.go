@@ -51,6 +51,22 @@ type Handler struct {
 	received *prometheus.CounterVec
 	latency  prometheus.Histogram
 	faults   Faults
+	coalesce time.Duration
+}
+
+// Coalesce is how long a hint waits before its key is read, by default: a
+// burst of deliveries for one item (a bulk edit, an editor saving often)
+// then costs one read and one write instead of one per delivery. Keys
+// coalesce in the queue, which keeps the earliest time.
+const Coalesce = time.Second
+
+// SetCoalesce sets the hint delay (0: read at once) and the clock it is
+// measured on.
+func (h *Handler) SetCoalesce(d time.Duration, now func() time.Time) {
+	h.coalesce = d
+	if now != nil {
+		h.now = now
+	}
 }
 
 // Faults lets crash tests stop the intake after a delivery is queued and
@@ -123,6 +139,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if d.Received.IsZero() {
 		d.Received = h.now()
+	}
+	if h.coalesce > 0 {
+		for i := range d.Tasks {
+			if d.Tasks[i].NotBefore.IsZero() {
+				d.Tasks[i].NotBefore = d.Received.Add(h.coalesce)
+			}
+		}
 	}
 	if len(d.Tasks) == 0 {
 		h.answer(w, vendor, "ignored", http.StatusAccepted, "nothing to do")

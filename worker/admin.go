@@ -16,6 +16,9 @@ func (e *Engine) ConfirmRetract(ctx context.Context, customer string) error {
 	if err := e.st.PutKV(ctx, nsConfirm, customer, []byte("1")); err != nil {
 		return fmt.Errorf("%s: confirm retract: %w", customer, err)
 	}
+	if err := e.markFullPlan(ctx, customer); err != nil {
+		return err
+	}
 	return e.st.DeleteKV(ctx, nsGuard, customer)
 }
 
@@ -38,6 +41,9 @@ func (e *Engine) EmergencyRetract(ctx context.Context, customer, target, actor s
 		tgt = "all"
 	}
 	e.appendAudit(ctx, store.AuditEntry{Customer: customer, Target: tgt, Action: "emergency-retract", Detail: "by " + actor})
+	if err := e.markFullPlan(ctx, customer); err != nil {
+		return err
+	}
 	return e.Enqueue(ctx, ViewTask(customer))
 }
 
@@ -55,11 +61,23 @@ func (e *Engine) Resume(ctx context.Context, customer, target, actor string) err
 		tgt = "all"
 	}
 	e.appendAudit(ctx, store.AuditEntry{Customer: customer, Target: tgt, Action: "resume", Detail: "by " + actor})
+	if err := e.markFullPlan(ctx, customer); err != nil {
+		return err
+	}
 	return e.Enqueue(ctx, ViewTask(customer))
 }
 
-// CustomerTasks are the keys of a reconcile limited to one customer.
-func (e *Engine) CustomerTasks(customer string) []store.Task {
+// ReconcileCustomer enqueues a reconcile limited to one customer: its
+// sources' polls and re-verification, a view pass that plans every object,
+// and drift checks of its targets.
+func (e *Engine) ReconcileCustomer(ctx context.Context, customer string) error {
+	if err := e.markFullPlan(ctx, customer); err != nil {
+		return err
+	}
+	return e.Enqueue(ctx, e.customerTasks(customer)...)
+}
+
+func (e *Engine) customerTasks(customer string) []store.Task {
 	var tasks []store.Task
 	for _, s := range e.cfg.Rules.SourcesFor(customer) {
 		tasks = append(tasks, ScanTask(s), MilestonesTask(s), VerifyTask(s))

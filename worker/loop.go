@@ -15,6 +15,11 @@ import (
 	"vitrine/store"
 )
 
+// staggerer spreads keys the pacer refused together (pace.Pacer).
+type staggerer interface {
+	Stagger(cred string, lane store.Lane, at time.Time) time.Time
+}
+
 // result of one pass, for the queue.
 type result struct {
 	after   time.Time // Defer until (pacing, waiting for another key)
@@ -135,8 +140,13 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 				e.log.Error().Err(perr).Msg("pacer block failed")
 			}
 		}
-		e.log.Info().Str("key", redactKey(job.Key)).Str("credential", rl.Credential).Time("until", rl.Until).Msg("rate limited: rescheduled")
-		return e.st.Defer(sctx, job, rl.Until)
+		until := rl.Until
+		if st, ok := e.cfg.Pacer.(staggerer); ok && errors.Is(err, pace.ErrPaced) {
+			// Keys refused together come back one after another.
+			until = st.Stagger(rl.Credential, job.Lane, until)
+		}
+		e.log.Debug().Str("key", redactKey(job.Key)).Str("credential", rl.Credential).Time("until", until).Msg("paced or rate limited: rescheduled")
+		return e.st.Defer(sctx, job, until)
 	}
 	if errors.Is(err, store.ErrFenced) {
 		// Someone else holds the key now; nothing of ours to hand back.
@@ -280,4 +290,3 @@ func redactKey(k string) string {
 	}
 	return k
 }
-

@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
+	"time"
 
 	"vitrine/mapping"
 	"vitrine/mirror"
@@ -27,6 +29,12 @@ func PaceInfoFrom(ctx context.Context) (PaceInfo, bool) {
 
 func withPace(ctx context.Context, lane store.Lane, key string) context.Context {
 	return context.WithValue(ctx, paceKey{}, PaceInfo{Lane: lane, Key: key})
+}
+
+// readier is a pacer that can say whether a write could go now without
+// using the slot up.
+type readier interface {
+	Ready(ctx context.Context, cred string, lane store.Lane, key string) (bool, time.Time, error)
 }
 
 func (e *Engine) binding(customer, target string) (Binding, bool) {
@@ -95,6 +103,17 @@ func (e *Engine) op(ctx context.Context, job *store.Job) (result, error) {
 		return result{}, err
 	} else if !linked {
 		lane = store.LaneCreate
+	}
+	// Ask the credential's pacer first: a pass that would only be refused
+	// its write reads nothing (targets read a mirror before they write it).
+	if rd, ok := e.cfg.Pacer.(readier); ok {
+		go_, at, err := rd.Ready(ctx, b.Target.Credential(), lane, job.Key)
+		if err != nil {
+			return result{retract: retract}, err
+		}
+		if !go_ {
+			return result{after: at, retract: retract, cred: b.Target.Credential()}, nil
+		}
 	}
 	pctx := withPace(ctx, lane, job.Key)
 	out, err := e.applier.Apply(pctx, mirror.Request{
@@ -180,6 +199,9 @@ func (e *Engine) index(ctx context.Context, job *store.Job, rest string) (result
 	if err != nil {
 		return result{}, crashOr(err)
 	}
+	if err := e.markFullPlan(ctx, customer); err != nil {
+		return result{}, err
+	}
 	return result{}, e.Enqueue(ctx, ViewTask(customer))
 }
 
@@ -208,11 +230,19 @@ func (e *Engine) tverify(ctx context.Context, job *store.Job, rest string) (resu
 // re-verification, every customer's view, and drift checks of every target.
 // Failing retractions come back with the views' plans.
 func (e *Engine) reconcile(ctx context.Context) error {
+	// Items the scans of this reconcile read need no second read by its
+	// re-verification.
+	if err := e.st.PutKV(ctx, nsReconcileAt, "", []byte(strconv.FormatInt(e.clk.Now().UnixNano(), 10))); err != nil {
+		return err
+	}
 	var tasks []store.Task
 	for s := range e.cfg.Sources {
 		tasks = append(tasks, ScanTask(s), MilestonesTask(s), VerifyTask(s))
 	}
 	for _, c := range e.cfg.Rules.Customers() {
+		if err := e.markFullPlan(ctx, c.ID()); err != nil {
+			return err
+		}
 		tasks = append(tasks, ViewTask(c.ID()))
 		for _, b := range e.cfg.Targets[c.ID()] {
 			tasks = append(tasks, store.Task{Key: tverifyKey(c.ID(), b.Target.Name()), Lane: store.LaneBackground})

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"vitrine/connectors"
@@ -25,6 +26,8 @@ const (
 	// retried at least every reconcile, counted in vitrine_retractions_failing.
 	nsRetractFailing = "retract-failing"
 	nsMilestonesRead = "milestones-read" // source -> "1" once its milestones were read
+	nsFullPlan       = "full-plan"       // customer -> the next view pass plans every object
+	nsReconcileAt    = "reconcile-at"    // "" -> unix nanos when the last reconcile started
 )
 
 type sourceError struct {
@@ -351,8 +354,27 @@ func (e *Engine) verifySource(ctx context.Context, job *store.Job, key string) e
 	if err != nil {
 		return err
 	}
+	since := time.Time{}
+	if raw, ok, err := e.st.GetKV(ctx, nsReconcileAt, ""); err != nil {
+		return err
+	} else if ok {
+		if n, perr := strconv.ParseInt(string(raw), 10, 64); perr == nil {
+			since = time.Unix(0, n)
+		}
+	}
 	changed := false
 	for _, id := range ids {
+		if !since.IsZero() {
+			// Read in full (with its comments) since this reconcile began:
+			// a listing or a fetch already saw it as it is.
+			if snap, ok, err := e.st.GetSnapshot(ctx, id); err != nil {
+				return err
+			} else if ok && !snap.Seen.Before(since) {
+				if it, err := decodeItem(snap); err == nil && it.CommentsLoaded {
+					continue
+				}
+			}
+		}
 		c, err := e.refetch(ctx, src, id)
 		if err != nil {
 			return err

@@ -214,13 +214,69 @@ func (e *Engine) curate(ctx context.Context, job *store.Job, customer string) er
 	if err := e.st.PutKV(ctx, nsLastSync, customer+"|page", []byte(now.UTC().Format(timeFormat))); err != nil {
 		return err
 	}
-	return e.planTargets(ctx, customer, &v)
+	// A reconcile (or an operator) asks for a full plan; an ordinary pass
+	// plans only what changed since the last view. Re-enqueuing every object
+	// that still waits for its write would pull ops the pacer deferred back
+	// to now on every webhook, each to be refused again.
+	_, full, err := e.st.GetKV(ctx, nsFullPlan, customer)
+	if err != nil {
+		return err
+	}
+	var only map[string]bool
+	if hasPrev && !full {
+		only = changedObjects(&prev, &v)
+	}
+	if err := e.planTargets(ctx, customer, &v, only); err != nil {
+		return err
+	}
+	if full {
+		return e.st.DeleteKV(ctx, nsFullPlan, customer)
+	}
+	return nil
+}
+
+// changedObjects lists the mirror objects (items, "ms:" milestones) whose
+// curated hash differs between two views, or that only one of them holds.
+func changedObjects(prev, next *mapping.View) map[string]bool {
+	out := map[string]bool{}
+	mark := func(a, b map[string]string) {
+		for k, h := range a {
+			if b[k] != h {
+				out[k] = true
+			}
+		}
+	}
+	items := func(v *mapping.View) map[string]string {
+		m := map[string]string{}
+		for _, it := range v.Items {
+			m[it.Key] = it.Hash
+		}
+		for _, ms := range v.Milestones {
+			m[mirror.MilestoneObject(ms.Key)] = ms.Hash
+		}
+		return m
+	}
+	p, n := items(prev), items(next)
+	mark(p, n)
+	mark(n, p)
+	return out
+}
+
+// markFullPlan makes the next view pass of customers plan every object.
+func (e *Engine) markFullPlan(ctx context.Context, customers ...string) error {
+	for _, c := range customers {
+		if err := e.st.PutKV(ctx, nsFullPlan, c, []byte("1")); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 
-// planTargets enqueues an op for every mirror object that differs.
-func (e *Engine) planTargets(ctx context.Context, customer string, v *mapping.View) error {
+// planTargets enqueues an op for every mirror object that differs (only
+// those in only, when it is not nil).
+func (e *Engine) planTargets(ctx context.Context, customer string, v *mapping.View, only map[string]bool) error {
 	var tasks []store.Task
 	for _, b := range e.cfg.Targets[customer] {
 		tname := b.Target.Name()
@@ -236,6 +292,9 @@ func (e *Engine) planTargets(ctx context.Context, customer string, v *mapping.Vi
 		}
 		_, ms := b.Target.(mirror.MilestoneTarget)
 		for _, op := range mirror.Plan(view, links, ms) {
+			if only != nil && !only[op.Object] {
+				continue
+			}
 			tasks = append(tasks, store.Task{Key: mirror.OpKey(customer, tname, op.Object), Lane: op.Lane})
 		}
 	}
@@ -351,7 +410,7 @@ func (e *Engine) removeCustomer(ctx context.Context, customer string) error {
 			e.appendAudit(ctx, store.AuditEntry{Customer: customer, Target: "page", Object: it.Key, Action: "retract", Rule: "customer removed from the rules"})
 		}
 	}
-	return e.planTargets(ctx, customer, nil)
+	return e.planTargets(ctx, customer, nil, nil)
 }
 
 // fetchComments reads the comments of a selected item whose cached comments
