@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -75,6 +76,9 @@ type Engine struct {
 	m       *Metrics
 	clk     clock.Clock
 	wake    chan struct{}
+
+	viewsMu sync.Mutex
+	views   map[string]mapping.View // decoded stored views by customer (see loadView)
 }
 
 // New validates cfg (no I/O) and returns an engine.
@@ -112,7 +116,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, st: cfg.Store, log: cfg.Log, m: cfg.Metrics, clk: cfg.Clock,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), views: map[string]mapping.View{},
 	}
 	e.applier = &mirror.Applier{Store: cfg.Store, Clock: cfg.Clock, Secret: cfg.KeySecret, Log: cfg.Log, Faults: cfg.Faults}
 	return e, nil

@@ -31,15 +31,27 @@ func commentsTask(id string) store.Task {
 	return store.Task{Key: prefComments + id, Lane: store.LaneControl}
 }
 
+// loadView reads a customer's stored view. Decoding a large view costs more
+// than reading it, and every op pass needs it: decoded views are kept by
+// their hash (read-only for callers).
 func (e *Engine) loadView(ctx context.Context, customer string) (mapping.View, bool, error) {
 	rec, ok, err := e.st.GetView(ctx, customer)
 	if err != nil || !ok {
 		return mapping.View{}, ok, err
 	}
+	e.viewsMu.Lock()
+	cached, hit := e.views[customer]
+	e.viewsMu.Unlock()
+	if hit && cached.Hash == rec.Hash {
+		return cached, true, nil
+	}
 	var v mapping.View
 	if err := json.Unmarshal(rec.Data, &v); err != nil {
 		return mapping.View{}, false, fmt.Errorf("%s: decode stored view: %w", customer, err)
 	}
+	e.viewsMu.Lock()
+	e.views[customer] = v
+	e.viewsMu.Unlock()
 	return v, true, nil
 }
 

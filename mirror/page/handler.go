@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -69,6 +70,22 @@ type HandlerConfig struct {
 // own redirect before the handler sees them.
 type Handler struct {
 	c HandlerConfig
+
+	// rendered keeps the last page and feed of each customer by view hash:
+	// a page is read far more often than its view changes.
+	mu       sync.Mutex
+	rendered map[renderKey]renderedPage
+}
+
+type renderKey struct {
+	customer, rest, pageURL string
+	mode                    FeedMode
+}
+
+type renderedPage struct {
+	hash    string
+	changed time.Time
+	body    []byte
 }
 
 // NewHandler checks c (no I/O).
@@ -86,7 +103,7 @@ func NewHandler(c HandlerConfig) (*Handler, error) {
 	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
 		return nil, fmt.Errorf("page handler: public URL %q is not http(s)", c.PublicURL)
 	}
-	return &Handler{c: c}, nil
+	return &Handler{c: c, rendered: map[renderKey]renderedPage{}}, nil
 }
 
 // pathRE matches the raw request target, byte for byte: a token has only
@@ -147,19 +164,36 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	var body []byte
 	ctype := ContentTypeHTML
+	key := renderKey{customer: customer, rest: rest, pageURL: o.PageURL, mode: mode}
 	switch {
 	case rest == "/" && !ok:
 		body = notPublished
-	case rest == "/":
-		body, err = Render(v, o)
-	case mode == FeedOff || !ok:
+	case rest != "/" && (mode == FeedOff || !ok):
 		// No feed before the first view either: an empty feed would be a
 		// promise of updates that may never come under this URL.
 		NotFound(w, r)
 		return
 	default:
-		ctype = ContentTypeAtom
-		body, err = RenderFeed(v, mode, o)
+		if rest != "/" {
+			ctype = ContentTypeAtom
+		}
+		h.mu.Lock()
+		c, hit := h.rendered[key]
+		h.mu.Unlock()
+		if hit && c.hash == v.Hash && c.changed.Equal(changed) {
+			body = c.body
+			break
+		}
+		if rest == "/" {
+			body, err = Render(v, o)
+		} else {
+			body, err = RenderFeed(v, mode, o)
+		}
+		if err == nil {
+			h.mu.Lock()
+			h.rendered[key] = renderedPage{hash: v.Hash, changed: changed, body: body}
+			h.mu.Unlock()
+		}
 	}
 	if err != nil {
 		h.c.Log.Error().Err(err).Str("customer", customer).Msg("page: render")
