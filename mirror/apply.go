@@ -339,6 +339,16 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 			return Outcome{}, fmt.Errorf("%s/%s %s: list comment links: %w", r.Customer, tname, r.Object, err)
 		}
 		if link.State == store.LinkRetracted || contentPart(link.Hash) != contentHash(*want) {
+			republish := link.State == store.LinkRetracted
+			if republish {
+				// From its first write on, the mirror may show the item
+				// again: a pass that stops half way must leave a link that a
+				// retraction acts on (live, with no hash: rewritten next).
+				link.State, link.Hash, link.Updated = store.LinkLive, "", a.Clock.Now()
+				if err := a.Store.PutLink(ctx, r.Fence, link); err != nil {
+					return Outcome{}, fmt.Errorf("%s/%s %s: record republish of %s: %w", r.Customer, tname, r.Object, link.Ref, err)
+				}
+			}
 			rem, err := r.Target.UpdateItem(ctx, link.Ref, issue)
 			if err != nil {
 				return Outcome{}, fmt.Errorf("%s/%s %s: update mirror %s: %w", r.Customer, tname, r.Object, link.Ref, err)
@@ -346,7 +356,7 @@ func (a *Applier) applyItem(ctx context.Context, r Request) (Outcome, error) {
 			out.Writes++
 			link.Remote = rem.ETag
 			out.Action = ActUpdate
-			if link.State == store.LinkRetracted {
+			if republish {
 				out.Action = ActCreate // republished under the same link
 			}
 			link.State = store.LinkLive
@@ -472,8 +482,24 @@ func (a *Applier) syncComments(ctx context.Context, r Request, itemRef string, w
 		}
 	}
 	sort.Strings(gone)
+	var goneRemote map[string]string
 	for _, obj := range gone {
 		l := haveBy[obj]
+		if l.Ref == "" && l.State == store.LinkPending {
+			// Its create may have landed with the answer lost: find it by
+			// its key before letting the link go.
+			if goneRemote == nil {
+				goneRemote = map[string]string{}
+				rcs, err := r.Target.ListComments(ctx, itemRef)
+				if err != nil {
+					return writes, fmt.Errorf("%s/%s %s: list mirror comments: %w", r.Customer, tname, r.Object, err)
+				}
+				for _, rc := range rcs {
+					goneRemote[rc.Key] = rc.Ref
+				}
+			}
+			l.Ref = goneRemote[l.Key]
+		}
 		if l.Ref != "" && l.State != store.LinkRetracted {
 			if err := r.Target.DeleteComment(ctx, itemRef, l.Ref); err != nil {
 				return writes, fmt.Errorf("%s/%s %s: delete mirror comment %s: %w", r.Customer, tname, obj, l.Ref, err)
@@ -719,6 +745,14 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 	}
 	if link.Hash == want.Hash && link.State == store.LinkLive {
 		return out, nil
+	}
+	if link.State == store.LinkRetracted {
+		// The PATCH may land with its answer lost: from here on the
+		// milestone may show again, so a retraction must act on it.
+		link.State, link.Hash, link.Updated = store.LinkLive, "", now
+		if err := a.Store.PutLink(ctx, r.Fence, link); err != nil {
+			return out, fmt.Errorf("%s/%s %s: record republish of milestone %s: %w", r.Customer, tname, r.Object, link.Ref, err)
+		}
 	}
 	rem, err := mt.UpdateMilestone(ctx, link.Ref, key, *want)
 	if err != nil {

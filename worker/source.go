@@ -393,7 +393,10 @@ func (e *Engine) verifySource(ctx context.Context, job *store.Job, key string) e
 }
 
 // publishedIn lists the ids of items of a source that some customer's stored
-// view shows, or whose comments feed status updates.
+// view shows, whose comments feed status updates, or that count in what a
+// view shows (children of shown items and items of shown milestones, hidden
+// ones included, count in their progress): a deletion shows in no cursor
+// poll, for those no more than for the published ones.
 func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, error) {
 	seen := map[string]bool{}
 	var ids []string
@@ -403,6 +406,7 @@ func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, erro
 			ids = append(ids, id)
 		}
 	}
+	shown := map[string]bool{}
 	for _, c := range e.customersOf(source) {
 		v, ok, err := e.loadView(ctx, c)
 		if err != nil {
@@ -411,10 +415,26 @@ func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, erro
 		if ok {
 			for _, it := range v.Items {
 				add(it.Key)
+				shown[it.Key] = true
+			}
+			for _, m := range v.Milestones {
+				shown[m.Key] = true
 			}
 		}
 		if id := e.statusItemID(ctx, c, source); id != "" {
 			add(id)
+		}
+	}
+	snaps, err := e.st.ListSnapshots(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range snaps {
+		if s.Kind != store.KindItem {
+			continue
+		}
+		if it, err := decodeItem(s); err == nil && ((it.Parent != "" && shown[it.Parent]) || (it.Milestone != "" && shown[it.Milestone])) {
+			add(it.ID)
 		}
 	}
 	return ids, nil

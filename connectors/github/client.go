@@ -188,7 +188,7 @@ func newAPI(hc *httpapi.Client, apiURL, token, repo string, clk clock.Clock, blo
 		clk = clock.Real{}
 	}
 	client := &http.Client{Transport: shield{next: hc, blocker: blocker, spread: spread, cred: hc.Credential(), clk: clk},
-		CheckRedirect: noRedirect, Timeout: 60 * time.Second}
+		CheckRedirect: noRedirect, Timeout: hc.HTTP().Timeout}
 	c := gh.NewClient(client)
 	if token != "" {
 		c = c.WithAuthToken(token)

@@ -233,7 +233,9 @@ func patchFor(cur *issueJSON, x want) map[string]any {
 	}
 	closed := cur.GetState() == "closed"
 	switch {
-	case x.closed && (!closed || cur.GetStateReason() != x.reason):
+	case x.closed && !closed:
+		// GitHub ignores state_reason unless the state changes: a closed
+		// mirror keeps the reason it was closed with.
 		p["state"], p["state_reason"] = "closed", x.reason
 	case !x.closed && closed:
 		p["state"] = "open"

@@ -211,7 +211,7 @@ func (p *WebhookParser) Parse(h http.Header, body []byte) (store.Delivery, error
 // issueTask is the item task for an issue of any configured source, named
 // by its repository_url (or the event's repository).
 func (p *WebhookParser) issueTask(is *issueJ, fallbackRepo string) (store.Task, bool) {
-	if is == nil || is.ID == 0 || is.isPR() {
+	if is == nil || is.ID <= 0 || is.isPR() {
 		return store.Task{}, false
 	}
 	repo := fallbackRepo
@@ -228,7 +228,7 @@ func (p *WebhookParser) issueTask(is *issueJ, fallbackRepo string) (store.Task, 
 // sourceTasks maps an event of a source repository.
 func (p *WebhookParser) sourceTasks(event, key string, pl *payload) []store.Task {
 	itemTask := func(is *issueJ) []store.Task {
-		if is == nil || is.ID == 0 || is.isPR() {
+		if is == nil || is.ID <= 0 || is.isPR() {
 			return nil
 		}
 		return []store.Task{worker.ItemTask(item.MakeID(key, strconv.FormatInt(is.ID, 10)))}

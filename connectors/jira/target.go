@@ -18,9 +18,9 @@ import (
 	"github.com/rs/zerolog"
 
 	"vitrine/clock"
+	"vitrine/connectors"
 	"vitrine/connectors/httpapi"
 	"vitrine/mapping"
-	"vitrine/connectors"
 	"vitrine/mirror"
 	"vitrine/scrub"
 )

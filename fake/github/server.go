@@ -600,6 +600,11 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, call *Request, r
 		s.finish(w, call, method, resp)
 		return
 	case DropBeforeApply:
+		// Out of flight before the client sees the drop: its retry is not
+		// an overlap.
+		if call.leave != nil {
+			(*call.leave)()
+		}
 		s.account(call, method, NoAnswer)
 		drop(w)
 		return
