@@ -7,6 +7,8 @@ package worker
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -65,6 +67,9 @@ type Config struct {
 	Interval time.Duration
 	// MaxAttempts before a failing key is parked (retractions never are).
 	MaxAttempts int
+	// Rand draws backoff jitter; tests pass a seeded one so a run repeats.
+	// Default: a generator seeded from the system.
+	Rand *rand.Rand
 }
 
 // Engine processes keys.
@@ -76,6 +81,9 @@ type Engine struct {
 	m       *Metrics
 	clk     clock.Clock
 	wake    chan struct{}
+
+	randMu sync.Mutex
+	rnd    *rand.Rand
 
 	viewsMu sync.Mutex
 	views   map[string]mapping.View // decoded stored views by customer (see loadView)
@@ -116,7 +124,10 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, st: cfg.Store, log: cfg.Log, m: cfg.Metrics, clk: cfg.Clock,
-		wake: make(chan struct{}, 1), views: map[string]mapping.View{},
+		wake: make(chan struct{}, 1), views: map[string]mapping.View{}, rnd: cfg.Rand,
+	}
+	if e.rnd == nil {
+		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
 	e.applier = &mirror.Applier{Store: cfg.Store, Clock: cfg.Clock, Secret: cfg.KeySecret, Log: cfg.Log, Faults: cfg.Faults}
 	return e, nil
@@ -230,11 +241,19 @@ func (e *Engine) viewTasksFor(sources map[string]bool) []store.Task {
 	return tasks
 }
 
-// Sources lists the configured source keys.
+// Sources lists the configured source keys, sorted.
 func (e *Engine) Sources() []string {
 	var out []string
 	for k := range e.cfg.Sources {
 		out = append(out, k)
 	}
+	sort.Strings(out)
 	return out
+}
+
+// jitter draws from [0, n).
+func (e *Engine) jitter(n int64) int64 {
+	e.randMu.Lock()
+	defer e.randMu.Unlock()
+	return e.rnd.Int64N(n)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -191,7 +190,7 @@ func (e *Engine) backoff(attempt int, retract bool) time.Duration {
 		d = limit
 	}
 	// Half fixed, half jitter: spreads retries without making them instant.
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+	return d/2 + time.Duration(e.jitter(int64(d/2)+1))
 }
 
 func (e *Engine) renew(ctx context.Context, job *store.Job, done chan<- struct{}) {

@@ -236,7 +236,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		return err
 	}
 	var tasks []store.Task
-	for s := range e.cfg.Sources {
+	for _, s := range e.Sources() {
 		tasks = append(tasks, ScanTask(s), MilestonesTask(s), VerifyTask(s))
 	}
 	for _, c := range e.cfg.Rules.Customers() {
