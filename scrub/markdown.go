@@ -281,6 +281,9 @@ func (w *mdInline) inline(x Inline) {
 		if strings.TrimSpace(text) == "" {
 			text = w.subText(href)
 		}
+		if w.lineStart {
+			text = unTask(text)
+		}
 		if w.lineStart && codeHasBracket(x.Children) {
 			// "[`]: x`](<u>)" at the start of a paragraph is a link
 			// reference definition: its label ends at the ']' inside the
@@ -289,6 +292,17 @@ func (w *mdInline) inline(x Inline) {
 		}
 		w.write("[" + text + "](<" + mdURL(href) + ">)")
 	}
+}
+
+// unTask writes the letter of a link text "x" or "X" as an entity: at the
+// start of a list item "[X](<u>)" is a GFM task-list checkbox, which would
+// swallow the text and show a checked box instead of the link.
+func unTask(text string) string {
+	t := strings.TrimSpace(text)
+	if t != "x" && t != "X" {
+		return text
+	}
+	return strings.Replace(text, t, "&#"+strconv.Itoa(int(t[0]))+";", 1)
 }
 
 func codeHasBracket(in []Inline) bool {

@@ -59,6 +59,20 @@ func TestMarkdownLinksArePointyAndDropUnsafeHrefs(t *testing.T) {
 	}
 }
 
+// Found by FuzzRenderers: "- [X](<u>)" is a GFM task-list item, which ate
+// the link text and showed a checked box.
+func TestMarkdownLinkNamedXInAListIsNotATask(t *testing.T) {
+	for _, name := range []string{"X", "x", " x "} {
+		link := Inline{Kind: Link, Href: "https://acme.example/x", Children: []Inline{txt(name)}}
+		for _, ordered := range []bool{false, true} {
+			d := doc(Block{Kind: List, Ordered: ordered, Start: 144, Items: [][]Block{{para(link)}}})
+			if err := checkAll(d, setCheck(d), false); err != nil {
+				t.Errorf("link %q, ordered %v: %v\n%s", name, ordered, err, d.Markdown())
+			}
+		}
+	}
+}
+
 func TestMarkdownAdjacentListsStayApart(t *testing.T) {
 	l := Block{Kind: List, Items: [][]Block{{para(txt("a"))}}}
 	o := Block{Kind: List, Ordered: true, Start: 1, Items: [][]Block{{para(txt("b"))}}}
