@@ -500,6 +500,9 @@ func runStatus(ctx context.Context, iox IO, args []string) error {
 	q := rep.Queue
 	fmt.Fprintf(iox.Stdout, "queue: %d ready, %d scheduled, %d in flight, %d parked, oldest %s\n",
 		q.Ready, q.Waiting, q.InFlight, q.Parked, q.Oldest.Round(time.Second))
+	if q.Intake > 0 {
+		fmt.Fprintf(iox.Stdout, "intake: %d accepted deliveries not yet queued\n", q.Intake)
+	}
 	for _, j := range rep.Parked {
 		fmt.Fprintf(iox.Stdout, "parked %s after %d attempts: %s\n", j.Key, j.Attempt, j.LastError)
 	}

@@ -30,10 +30,24 @@ func runServe(ctx context.Context, iox IO, args []string) error {
 	}
 	rt, err := build(ctx, iox, buildOpts{engine: true, tokens: true, metrics: true})
 	if err != nil {
-		return err
+		return stoppedEarly(ctx, iox, err)
 	}
 	defer rt.close()
-	return rt.serve(ctx, serveOpts{workers: *workers, drainDelay: *drain})
+	return stoppedEarly(ctx, iox, rt.serve(ctx, serveOpts{workers: *workers, drainDelay: *drain}))
+}
+
+// stoppedEarly turns an error that a shutdown signal caused during start-up
+// (a cancelled store call, an interrupted request to a tracker) into a clean
+// stop: SIGTERM means exit 0 whenever it arrives. The error is still said.
+// A *ExitError (bad config, refused secrets) is kept: it is not the
+// signal's doing.
+func stoppedEarly(ctx context.Context, iox IO, err error) error {
+	var exit *ExitError
+	if err == nil || ctx.Err() == nil || errors.As(err, &exit) {
+		return err
+	}
+	fmt.Fprintf(iox.Stderr, "vitrine: stopped during start-up: %v\n", err)
+	return nil
 }
 
 // runDemo is serve on the demo rules, with secrets made up for this run
@@ -48,10 +62,10 @@ func runDemo(ctx context.Context, iox IO, args []string) error {
 	pageSecret, keySecret := randomSecret(), randomSecret()
 	rt, err := build(ctx, iox, buildOpts{engine: true, tokens: true, metrics: true, pageSecret: pageSecret, keySecret: keySecret, oneShot: true})
 	if err != nil {
-		return err
+		return stoppedEarly(ctx, iox, err)
 	}
 	defer rt.close()
-	return rt.serve(ctx, serveOpts{workers: *workers, printLinks: true})
+	return stoppedEarly(ctx, iox, rt.serve(ctx, serveOpts{workers: *workers, printLinks: true}))
 }
 
 func randomSecret() []byte {

@@ -148,6 +148,10 @@ type QueueStats struct {
 	InFlight int           // leased
 	Parked   int           // given up, awaiting an operator or the next reconcile
 	Oldest   time.Duration // age of the oldest pending request
+	// Intake counts accepted deliveries not yet moved into the queue: a
+	// Redis intake stream's entries, read or not. Always 0 on SQLite, whose
+	// Accept enqueues in the same transaction.
+	Intake int
 }
 
 // Snapshots is the source cache.

@@ -264,10 +264,12 @@ func (e *Engine) RunUntilIdle(ctx context.Context, owner string) error {
 			if err != nil {
 				return err
 			}
-			if stats.InFlight == 0 {
+			if stats.InFlight == 0 && stats.Intake == 0 {
 				return nil
 			}
-			// Another process holds keys; wait for them.
+			// Another process holds keys, or intake entries it read
+			// are not queued yet (a dead one's are reclaimed after a
+			// while); wait for them.
 			t = e.clk.Now().Add(100 * time.Millisecond)
 		}
 		if f, fake := e.clk.(*clock.Fake); fake {

@@ -17,6 +17,7 @@ type Metrics struct {
 	QueueReady      prometheus.Gauge
 	QueueWaiting    prometheus.Gauge
 	QueueInFlight   prometheus.Gauge
+	QueueIntake     prometheus.Gauge
 	QueueParked     prometheus.Gauge
 	QueueOldest     prometheus.Gauge
 	ViewsChanged    *prometheus.CounterVec // customer
@@ -51,6 +52,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		QueueReady:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_queue_ready", Help: "Pending keys whose time has come."}),
 		QueueWaiting:  prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_queue_waiting", Help: "Pending keys scheduled later (backoff, pacing)."}),
 		QueueInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_queue_in_flight", Help: "Keys leased by a worker."}),
+		QueueIntake:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_intake_unqueued", Help: "Accepted deliveries not yet moved into the queue (Redis intake stream)."}),
 		QueueParked:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_queue_parked", Help: "Keys set aside with their last error."}),
 		QueueOldest:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "vitrine_queue_oldest_seconds", Help: "Age of the oldest pending request."}),
 		ViewsChanged: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -62,7 +64,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.Passes, m.PassSeconds, m.Writes, m.RateLimitWaits, m.SourceErrors, m.Parked,
-			m.RetractFailing, m.QueueReady, m.QueueWaiting, m.QueueInFlight, m.QueueParked, m.QueueOldest,
+			m.RetractFailing, m.QueueReady, m.QueueWaiting, m.QueueInFlight, m.QueueIntake, m.QueueParked, m.QueueOldest,
 			m.ViewsChanged, m.RetractsGuarded)
 	}
 	return m

@@ -369,6 +369,7 @@ func (e *Engine) UpdateGauges(ctx context.Context) error {
 	e.m.QueueReady.Set(float64(q.Ready))
 	e.m.QueueWaiting.Set(float64(q.Waiting))
 	e.m.QueueInFlight.Set(float64(q.InFlight))
+	e.m.QueueIntake.Set(float64(q.Intake))
 	e.m.QueueParked.Set(float64(q.Parked))
 	e.m.QueueOldest.Set(q.Oldest.Seconds())
 	kv, err := e.st.ListKV(ctx, nsRetractFailing)

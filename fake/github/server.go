@@ -725,6 +725,13 @@ func (s *Server) finish(w http.ResponseWriter, call *Request, method string, res
 	}
 	s.mu.Unlock()
 	s.account(call, method, resp.status)
+	// Out of flight before the first byte: a client that decodes the
+	// answer and sends its next request on the object right away
+	// (go-github does not read a body to EOF) could otherwise beat a
+	// deferred leave to the mutex and look like an overlap.
+	if call.leave != nil {
+		(*call.leave)()
+	}
 	h := w.Header()
 	for k, v := range resp.header {
 		h[k] = v

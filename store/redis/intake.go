@@ -99,11 +99,22 @@ func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) error {
 // pump moves intake entries into the queue: first, at most every
 // ReclaimIdle/2, entries idle that long on any consumer (XAUTOCLAIM), then
 // up to PumpBatch new ones (XREADGROUP). See the package comment.
-func (s *Store) pump(ctx context.Context) error {
+func (s *Store) pump(ctx context.Context) (err error) {
 	s.pumpMu.Lock()
 	defer s.pumpMu.Unlock()
 	if s.closed.Load() {
 		return store.ErrUnavailable
+	}
+	defer func() {
+		if err != nil {
+			s.ownPending = true
+		}
+	}()
+	if s.ownPending {
+		if err := s.moveOwn(ctx); err != nil {
+			return fmt.Errorf("move intake read before a failure: %w", err)
+		}
+		s.ownPending = false
 	}
 	if time.Since(s.lastReclaim) >= s.o.ReclaimIdle/2 {
 		if err := s.reclaim(ctx); err != nil {
@@ -204,6 +215,25 @@ func (s *Store) ingest(ctx context.Context, msgs []goredis.XMessage) error {
 	return ingestScript.Run(ctx, s.rdb, nil, args...).Err()
 }
 
+// moveOwn moves every entry pending on this handle's consumer. Bounded:
+// each round acknowledges what it read, so the pending list only shrinks;
+// the bound guards against a server that disagrees.
+func (s *Store) moveOwn(ctx context.Context) error {
+	for range 10000 {
+		msgs, err := s.read(ctx, "0")
+		if err != nil {
+			return err
+		}
+		if len(msgs) == 0 {
+			return nil
+		}
+		if err := s.ingest(ctx, msgs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // decEntry reads an intake entry. A deleted entry (nil values: it was moved
 // and removed after being read) has no tasks.
 func decEntry(m goredis.XMessage) ([]store.Task, time.Time, error) {
@@ -243,19 +273,8 @@ func (s *Store) Drain(ctx context.Context) error {
 func (s *Store) drain(ctx context.Context) error {
 	s.pumpMu.Lock()
 	defer s.pumpMu.Unlock()
-	// Bounded: each round acknowledges what it read, so the pending list
-	// only shrinks; the bound guards against a server that disagrees.
-	for range 10000 {
-		msgs, err := s.read(ctx, "0")
-		if err != nil {
-			return err
-		}
-		if len(msgs) == 0 {
-			break
-		}
-		if err := s.ingest(ctx, msgs); err != nil {
-			return err
-		}
+	if err := s.moveOwn(ctx); err != nil {
+		return err
 	}
 	n, err := s.rdb.XGroupDelConsumer(ctx, s.stream, group, s.o.Consumer).Result()
 	if err != nil && strings.HasPrefix(err.Error(), "NOGROUP") {

@@ -2,6 +2,7 @@ package redis
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"runtime"
@@ -138,7 +139,7 @@ func TestEntryOfACrashedReplicaIsReclaimedAfterItsIdleTime(t *testing.T) {
 		Streams: []string{a.stream, ">"}, Count: 10, Block: -1}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	wantStats(t, a, store.QueueStats{}) // idle for a moment only: not reclaimed
+	wantStats(t, a, store.QueueStats{Intake: 1}) // idle for a moment only: not reclaimed, but counted
 	if p := pending(t, c, a); p != 1 {
 		t.Fatalf("%d entries pending, want the dead consumer's 1", p)
 	}
@@ -246,6 +247,32 @@ func TestCloseLeavesNoEntryPendingAndUnowned(t *testing.T) {
 	}
 }
 
+// A pump that fails may have failed after its XREADGROUP counted on the
+// server (Redis killed between the read and the move, with the read in its
+// AOF): the entries are pending on this very consumer, which ">" never
+// returns again. The next pump reads them back at once; without that they
+// would wait ReclaimIdle for another replica.
+func TestEntriesReadBeforeAFailedPumpMoveOnTheNextCall(t *testing.T) {
+	url, _ := redistest.Start(t)
+	s := openStore(t, testOptions(t, url))
+	c := raw(t, s)
+	accept(t, s, "github:d1", store.Task{Key: "item:1"})
+	cancelled, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.Stats(cancelled, t0); err == nil {
+		t.Fatal("Stats on a cancelled context: no error")
+	}
+	// The read the failed call made, as the server saw it.
+	if err := c.XReadGroup(t.Context(), &goredis.XReadGroupArgs{Group: group, Consumer: s.Consumer(),
+		Streams: []string{s.stream, ">"}, Count: 10, Block: -1}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	wantStats(t, s, store.QueueStats{Ready: 1})
+	if p := pending(t, c, s); p != 0 {
+		t.Fatalf("%d entries still pending on the consumer", p)
+	}
+}
+
 func TestMovesAreBoundedPerCallAndBacklogIsReadyNow(t *testing.T) {
 	url, _ := redistest.Start(t)
 	o := testOptions(t, url)
@@ -254,8 +281,8 @@ func TestMovesAreBoundedPerCallAndBacklogIsReadyNow(t *testing.T) {
 	for i := range 5 {
 		accept(t, s, fmt.Sprintf("github:d%d", i), store.Task{Key: fmt.Sprintf("item:%d", i), NotBefore: t0.Add(time.Hour)})
 	}
-	wantStats(t, s, store.QueueStats{Waiting: 2}) // one batch moved
-	at, ok, err := s.NextReady(t.Context())       // moves two more, and one is left
+	wantStats(t, s, store.QueueStats{Waiting: 2, Intake: 3}) // one batch moved
+	at, ok, err := s.NextReady(t.Context())                  // moves two more, and one is left
 	if err != nil || !ok || !at.IsZero() {
 		t.Fatalf("NextReady with entries left on the stream = %s, %v, %v; want ready now", at, ok, err)
 	}
@@ -351,7 +378,7 @@ func TestCrashedReplicasEmptyConsumersAreForgotten(t *testing.T) {
 	}
 	defer b.Close()
 	b.forgetIdle = 0 // every consumer counts as long idle
-	wantStats(t, b, store.QueueStats{})
+	wantStats(t, b, store.QueueStats{Intake: 1}) // dead's entry, not reclaimable yet
 	consumers, err := c.XInfoConsumers(t.Context(), a.stream, group).Result()
 	if err != nil {
 		t.Fatal(err)

@@ -312,7 +312,8 @@ func (s *Store) NextReady(ctx context.Context) (time.Time, bool, error) {
 // Stats implements store.Queue. Every key counts in exactly one bucket: an
 // expired lease as Ready (Claim would take it), a dirty leased key as
 // InFlight. Oldest is the age of the oldest pending request, dirty leased
-// keys included. Intake entries beyond one pump batch are not counted yet.
+// keys included. Intake counts stream entries still to move: those beyond
+// one pump batch, and those another consumer read and has not moved yet.
 func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, error) {
 	err := s.ready()
 	if err == nil {
@@ -323,15 +324,15 @@ func (s *Store) Stats(ctx context.Context, now time.Time) (store.QueueStats, err
 	}
 	var v []any
 	if err == nil {
-		v, err = statsScript.Run(ctx, s.rdb, nil, s.p, encTime(now.Add(time.Nanosecond))).Slice()
+		v, err = statsScript.Run(ctx, s.rdb, nil, s.p, encTime(now.Add(time.Nanosecond)), s.stream).Slice()
 	}
 	var st store.QueueStats
-	if err == nil && len(v) != 5 {
+	if err == nil && len(v) != 6 {
 		err = fmt.Errorf("unexpected stats reply %v", v)
 	}
 	if err == nil {
 		n := func(i int) int { x, _ := v[i].(int64); return int(x) }
-		st = store.QueueStats{Ready: n(0), Waiting: n(1), InFlight: n(2), Parked: n(3)}
+		st = store.QueueStats{Ready: n(0), Waiting: n(1), InFlight: n(2), Parked: n(3), Intake: n(5)}
 		if oldest, _ := v[4].(string); oldest != "" {
 			var t time.Time
 			if t, err = decTime(oldest); err == nil {

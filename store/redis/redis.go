@@ -169,7 +169,10 @@ type Options struct {
 	// PumpBatch bounds the intake entries moved per call; default 256.
 	PumpBatch int
 	// ReclaimIdle is how long an intake entry must sit read-but-unmoved on
-	// a consumer before another takes it over; default 30 s.
+	// a consumer before another takes it over; default 10 s. A live
+	// replica moves what it reads within one round trip, and a second move
+	// adds nothing (XACK gates it), so a short wait costs nothing but an
+	// XAUTOCLAIM every ReclaimIdle/2, and bounds the delay a crash adds.
 	ReclaimIdle time.Duration
 	// DeliveryTTL is how long Redis keeps a delivery id; default
 	// store.DeliveryRetention plus a day, and never less than
@@ -202,7 +205,7 @@ func (o *Options) defaults() error {
 		o.PumpBatch = 256
 	}
 	if o.ReclaimIdle == 0 {
-		o.ReclaimIdle = 30 * time.Second
+		o.ReclaimIdle = 10 * time.Second
 	}
 	if o.DeliveryTTL == 0 {
 		o.DeliveryTTL = store.DeliveryRetention + 24*time.Hour
@@ -238,6 +241,11 @@ type Store struct {
 	// deleted from the group (replicas that crashed and never came back).
 	forgetIdle time.Duration
 	backlog    atomic.Bool // the last pump filled its batch: more is waiting
+	// ownPending: a pump failed, perhaps after its XREADGROUP counted: the
+	// entries it read are pending on this consumer, which ">" never
+	// returns again. The next pump reads them back ("0") first, so they
+	// wait neither for ReclaimIdle nor for another replica. Under pumpMu.
+	ownPending bool
 
 	closed atomic.Bool
 }

@@ -357,7 +357,9 @@ if not best then return false end
 return best
 `)
 
-// ARGV: P, now + 1ns. Members below now+1ns have a time <= now.
+// ARGV: P, now + 1ns, intake stream. Members below now+1ns have a time
+// <= now. The stream's length counts deliveries not yet moved: ingest
+// deletes what it moves.
 var statsScript = script(`
 local nx = ARGV[2]
 local ready, waiting, inflight = 0, 0, 0
@@ -371,7 +373,7 @@ for _, l in ipairs(redis.call('ZRANGE', P .. 'qlanes', 0, -1)) do
   end
 end
 local oldest = redis.call('ZRANGE', P .. 'qe', 0, 0)[1] or ''
-return {ready, waiting, inflight, redis.call('ZCARD', P .. 'qp'), string.sub(oldest, 1, 21)}
+return {ready, waiting, inflight, redis.call('ZCARD', P .. 'qp'), string.sub(oldest, 1, 21), redis.call('XLEN', ARGV[3])}
 `)
 
 // ingestScript moves intake entries into the queue. ARGV: P, stream, group,
