@@ -573,7 +573,6 @@ func runValidate(ctx context.Context, iox IO, args []string) error {
 	return nil
 }
 
-
 // runBackup copies the SQLite store while vitrine serves (VACUUM INTO reads
 // a consistent snapshot under WAL). Redis is backed up with its own tools.
 func runBackup(ctx context.Context, iox IO, args []string) error {

@@ -377,7 +377,7 @@ func TestCrashedReplicasEmptyConsumersAreForgotten(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	b.forgetIdle = 0 // every consumer counts as long idle
+	b.forgetIdle = 0                             // every consumer counts as long idle
 	wantStats(t, b, store.QueueStats{Intake: 1}) // dead's entry, not reclaimable yet
 	consumers, err := c.XInfoConsumers(t.Context(), a.stream, group).Result()
 	if err != nil {
