@@ -38,7 +38,7 @@ func TestSIGTERMWhileBusyLeavesNothingBehind(t *testing.T) {
 				t.Fatalf("serve ended at start\n%s", p.tail())
 			}
 			w.waitIdle(2*time.Minute, p)
-			w.compareGolden("random-60", false, nil) // written by the random-points test
+			w.compareGolden("random-60", false, nil) // written by the storm test
 			if code, _ := p.term(15 * time.Second); code != 0 {
 				t.Errorf("serve exited %d after SIGTERM", code)
 			}

@@ -33,7 +33,9 @@ type group struct {
 func groups(quick bool) []group {
 	gs := []group{
 		{Name: "intake", Pkg: "./bench", Bench: "^BenchmarkIntake$", BenchTime: "1s", Count: 5},
-		{Name: "end-to-end", Pkg: "./bench", Bench: "^BenchmarkEndToEnd$", BenchTime: "100x", Count: 5},
+		{Name: "end-to-end", Pkg: "./bench", Bench: "^BenchmarkEndToEnd$/^processing$", BenchTime: "100x", Count: 5},
+		// Each served event waits the 1 s coalescing window: fewer events.
+		{Name: "end-to-end-served", Pkg: "./bench", Bench: "^BenchmarkEndToEnd$/^served$", BenchTime: "20x", Count: 3},
 		{Name: "api-calls", Pkg: "./bench", Bench: "^BenchmarkAPICalls$", BenchTime: "1x", Count: 1},
 		{Name: "pacing", Pkg: "./bench", Bench: "^BenchmarkPacing$", BenchTime: "1x", Count: 1},
 		{Name: "reconcile-10k", Pkg: "./bench", Bench: "^BenchmarkReconcile10k$", BenchTime: "3x", Count: 1},
@@ -48,6 +50,8 @@ func groups(quick bool) []group {
 			switch gs[i].Name {
 			case "end-to-end":
 				gs[i].BenchTime = "10x"
+			case "end-to-end-served":
+				gs[i].BenchTime = "3x"
 			case "reconcile-10k", "api-calls", "pacing":
 				gs[i].BenchTime = "1x"
 			default:
