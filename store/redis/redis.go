@@ -51,6 +51,11 @@
 // requests for a key coalesce). Tasks of a moved delivery arrive at the
 // delivery's Received, as in the SQLite store.
 //
+// A pump that fails (Redis restarted, a connection cut) may have failed
+// after its XREADGROUP counted on the server: its entries are then pending
+// on this live consumer, which ">" never returns again, so the next pump
+// first reads them back with id "0" and moves them.
+//
 // Reclaim: at most every Options.ReclaimIdle/2, a handle runs XAUTOCLAIM for
 // entries idle for Options.ReclaimIdle on any consumer (a replica killed
 // between XREADGROUP and the ingest script) and moves them; it also deletes
