@@ -362,7 +362,8 @@ func (r *report) page() {
 	n := "PageRender1k"
 	r.p("## Page render\n\n")
 	r.p("`page.Render` of a customer with 1,000 published items (of 2,000), 20 milestones, a status update and\n")
-	r.p("public comments on every tenth item. The page is rendered on every request (no cache).\n\n")
+	r.p("public comments on every tenth item: one render, uncached. (The page handler keeps each customer's\n")
+	r.p("rendered page and feed by view hash, so requests for an unchanged view do not render again.)\n\n")
 	r.p("| items | time | HTML | allocated per render | allocations | runs |\n|---:|---:|---:|---:|---:|---:|\n")
 	kb := "n/a"
 	if v, ok := r.get(n, "page-bytes"); ok {
