@@ -26,7 +26,7 @@ type group struct {
 	Count     int
 }
 
-// groups lists the runs of `make bench`, about 7 minutes on 2 cores.
+// groups lists the runs of `make bench`, 4 to 7 minutes on 2 cores.
 // Deterministic scenarios (call counts, virtual-clock pacing) run once;
 // the reconcile of 10,000 items runs its cold pass once (one long run)
 // and its no-change pass three times; everything timed runs 5 times.
