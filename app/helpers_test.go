@@ -16,79 +16,27 @@ import (
 	"regexp"
 	"sort"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"vitrine/app"
+	"vitrine/internal/testbin"
 	"vitrine/store"
-)
-
-// The binary is built once per package run, into a directory TestMain
-// removes afterwards.
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
 )
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	os.Exit(code)
 }
 
 // vitrineBin builds cmd/vitrine once and returns its path.
-func vitrineBin(t *testing.T) string {
-	t.Helper()
-	binOnce.Do(func() {
-		root, err := findRoot()
-		if err != nil {
-			binErr = err
-			return
-		}
-		binDir, binErr = os.MkdirTemp("", "vitrine-app-test-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "vitrine")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/vitrine")
-		cmd.Dir = root
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build ./cmd/vitrine: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func vitrineBin(t *testing.T) string { return testbin.Vitrine(t) }
 
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	root, err := findRoot()
+	root, err := testbin.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,30 +159,12 @@ func copyDemo(t *testing.T) string {
 	return dst
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // proc is a running vitrine process (serve, demo).
 type proc struct {
 	t      *testing.T
 	cmd    *exec.Cmd
-	stdout *syncBuffer
-	stderr *syncBuffer
+	stdout *testbin.Buffer
+	stderr *testbin.Buffer
 	done   chan struct{}
 	err    error
 }
@@ -243,7 +173,7 @@ func startBin(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(vitrineBin(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	p := &proc{t: t, cmd: cmd, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, cmd: cmd, stdout: &testbin.Buffer{}, stderr: &testbin.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -11,15 +11,13 @@
 package e2e
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
+
+	"vitrine/internal/testbin"
 )
 
 var (
@@ -27,14 +25,8 @@ var (
 	seedFlag = flag.Int64("seed", 0, "seed for the random crash points and storms (0: derived from the time and printed)")
 )
 
-// The binary is built once per package run.
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-	binDir  string
-	started = time.Now()
-)
+// started is when the package began, for the CI budget line.
+var started = time.Now()
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -47,9 +39,7 @@ func TestMain(m *testing.M) {
 		_ = flag.Set("test.parallel", "8")
 	}
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
+	testbin.Cleanup()
 	// The package's own run time, for the CI budget (go test prints the
 	// total too; this one excludes compiling the test binary).
 	fmt.Fprintf(os.Stderr, "e2e: package ran in %s\n", time.Since(started).Round(100*time.Millisecond))
@@ -57,47 +47,7 @@ func TestMain(m *testing.M) {
 }
 
 // vitrineBin builds cmd/vitrine once and returns its path.
-func vitrineBin(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		root, err := findRoot()
-		if err != nil {
-			binErr = err
-			return
-		}
-		binDir, binErr = os.MkdirTemp("", "vitrine-e2e-")
-		if binErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "vitrine")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/vitrine")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/vitrine: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-}
+func vitrineBin(t testing.TB) string { return testbin.Vitrine(t) }
 
 // seed returns the -seed value, or a fresh one; either way it is logged.
 func seed(t testing.TB) int64 {

@@ -10,10 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"vitrine/internal/testbin"
 )
 
 // proc is one running vitrine process. Its output goes to files in the
@@ -23,26 +24,9 @@ type proc struct {
 	name   string
 	cmd    *exec.Cmd
 	logf   string
-	stdout *lockedBuffer
+	stdout *testbin.Buffer
 	done   chan struct{}
 	err    error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // start runs the binary with exactly env (plus PATH); stderr (the JSON log)
@@ -56,7 +40,7 @@ func start(t testing.TB, dir, name string, env []string, args ...string) *proc {
 	}
 	cmd := exec.Command(vitrineBin(t), args...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
-	p := &proc{t: t, name: name, cmd: cmd, logf: logf, stdout: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{t: t, name: name, cmd: cmd, logf: logf, stdout: &testbin.Buffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.stdout, f
 	dieWithTest(cmd)
 	if err := cmd.Start(); err != nil {
