@@ -26,13 +26,15 @@ import (
 // Meanwhile `vitrine status` must not report an empty queue while an
 // answered delivery is unprocessed.
 //
-// Two bugs show here (see the report): deliveries whose XREADGROUP ran just
-// before the kill (reply lost) sit pending on the live replica's own
-// consumer until XAUTOCLAIM takes them 30-45 s later, invisible to status;
-// and keys whose pass ended while Redis was down keep their lease (the
-// Complete/Retry/Defer call failed and is not retried), so they stall for
-// the whole 2-minute lease. The test stands in for the rest of that wait
-// (expireLeases) after reporting it, to still check that nothing is lost.
+// Two bugs showed here, both fixed: deliveries whose XREADGROUP ran just
+// before the kill (reply lost) sat pending on the live replica's own
+// consumer until XAUTOCLAIM took them 30-45 s later, invisible to status
+// (now the next pump reads its own pending entries back, and status counts
+// the intake stream); and keys whose pass ended while Redis was down kept
+// their lease for the whole 2 minutes, as the failed Complete/Retry/Defer
+// was not tried again (now it is, with backoff). Should either come back,
+// the test reports it and stands in for the rest of the lease
+// (expireLeases), to still check that nothing is lost.
 func TestRedisSIGKILLLosesNoAnsweredDelivery(t *testing.T) {
 	t.Parallel()
 	srv := redistest.StartServer(t, t.TempDir(), redistest.ServerOptions{AppendOnly: true, AppendFsync: "always"})

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,5 +212,61 @@ func TestRetractGuardPausesAMassRetraction(t *testing.T) {
 	f.sync()
 	if n := len(f.view("acme").Items); n != 0 {
 		t.Fatalf("after confirm %d items remain", n)
+	}
+}
+
+// flakyStore answers the first fails calls to Complete with
+// store.ErrUnavailable, as a Redis store does while the server restarts.
+type flakyStore struct {
+	store.Store
+	fails, calls int
+}
+
+func (s *flakyStore) Complete(ctx context.Context, j *store.Job) error {
+	s.calls++
+	if s.calls <= s.fails {
+		return fmt.Errorf("redis: complete %s: %w", j.Key, store.ErrUnavailable)
+	}
+	return s.Store.Complete(ctx, j)
+}
+
+// A pass that ends while the store cannot serve hands its key back once the
+// store is back, instead of leaving it leased (and the work stalled) until
+// the lease runs out. Found by the e2e Redis SIGKILL test.
+func TestKeyIsHandedBackOnceTheStoreIsBack(t *testing.T) {
+	f := newFixture(t, rules, map[string]string{"board.yaml": board})
+	set, err := mapping.Compile(f.rules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flaky := &flakyStore{Store: f.st, fails: 2}
+	sources := map[string]worker.Source{}
+	for _, c := range f.rules.Customers {
+		for _, s := range c.Sources {
+			k := mapping.SourceKey(s)
+			sources[k] = file.NewSource(k, s.File.Resolved)
+		}
+	}
+	e, err := worker.New(worker.Config{Store: flaky, Rules: set, Sources: sources, Clock: clock.Real{}, Log: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := e.Enqueue(ctx, worker.ReconcileTask()); err != nil {
+		t.Fatal(err)
+	}
+	did, err := e.Step(ctx, "w")
+	if !did || err != nil {
+		t.Fatalf("Step = %v, %v; want the reconcile handed back despite two refusals", did, err)
+	}
+	if flaky.calls != 3 {
+		t.Errorf("Complete called %d times, want 3 (two refused, one accepted)", flaky.calls)
+	}
+	q, err := f.st.Stats(ctx, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.InFlight != 0 {
+		t.Errorf("%d keys still leased after the pass: %+v", q.InFlight, q)
 	}
 }

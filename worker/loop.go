@@ -112,20 +112,61 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 	e.m.PassSeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
 
 	// Store calls below must outlive a shutdown signal: hand the key back.
+	handBack, err := e.finish(context.WithoutCancel(ctx), job, kind, res, err)
+	if handBack == nil {
+		return err
+	}
+	return e.handBack(ctx, job, handBack)
+}
+
+// handBack runs a pass's closing store call (Complete, Retry, Defer, Park)
+// on a context that outlives a shutdown signal. When the store cannot serve
+// (Redis restarting) the call is tried again with backoff: given up, it
+// would leave the key leased, and the work a delivery asked for stalled,
+// until the lease ran out although the pass was over. Retries stop at half
+// a lease (the lease, renewed at most a third of it ago, is still ours) or
+// when the worker is stopping; a fenced answer ends them at once. On a
+// virtual clock there is no wall-clock wait to make: one try.
+func (e *Engine) handBack(ctx context.Context, job *store.Job, call func(context.Context) error) error {
 	sctx := context.WithoutCancel(ctx)
+	_, virtual := e.clk.(*clock.Fake)
+	deadline := time.Now().Add(e.cfg.Lease / 2)
+	wait := 100 * time.Millisecond
+	for {
+		err := call(sctx)
+		if err == nil || virtual || !errors.Is(err, store.ErrUnavailable) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		e.log.Warn().Err(err).Str("key", redactKey(job.Key)).Dur("retry_in", wait).Msg("store unavailable: handing the key back again")
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		wait = min(wait*2, 2*time.Second)
+	}
+}
+
+// finish does once what a pass's outcome asks for (metrics, a pacer block,
+// the retract-failing record) and returns the store call that hands the key
+// back: done, deferred, retried or parked. No call: the key is not ours to
+// hand back (a crash point, a lost lease).
+func (e *Engine) finish(sctx context.Context, job *store.Job, kind string, res result, err error) (func(context.Context) error, error) {
 	switch {
 	case IsCrash(err):
 		e.m.Passes.WithLabelValues(kind, "crash").Inc()
-		return err
+		return nil, err
 	case err == nil && !res.after.IsZero():
 		e.m.Passes.WithLabelValues(kind, "defer").Inc()
 		if res.cred != "" {
 			e.m.RateLimitWaits.WithLabelValues(res.cred).Inc()
 		}
-		return e.st.Defer(sctx, job, res.after)
+		return func(c context.Context) error { return e.st.Defer(c, job, res.after) }, nil
 	case err == nil:
 		e.m.Passes.WithLabelValues(kind, "ok").Inc()
-		return e.st.Complete(sctx, job)
+		return func(c context.Context) error { return e.st.Complete(c, job) }, nil
 	}
 
 	var rl *connectors.RateLimited
@@ -145,13 +186,13 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 			until = st.Stagger(rl.Credential, job.Lane, until)
 		}
 		e.log.Debug().Str("key", redactKey(job.Key)).Str("credential", rl.Credential).Time("until", until).Msg("paced or rate limited: rescheduled")
-		return e.st.Defer(sctx, job, until)
+		return func(c context.Context) error { return e.st.Defer(c, job, until) }, nil
 	}
 	if errors.Is(err, store.ErrFenced) {
 		// Someone else holds the key now; nothing of ours to hand back.
 		e.m.Passes.WithLabelValues(kind, "fenced").Inc()
 		e.log.Warn().Str("key", redactKey(job.Key)).Msg("lease lost during pass; the new holder continues")
-		return nil
+		return nil, nil
 	}
 	msg := err.Error()
 	e.log.Warn().Str("key", redactKey(job.Key)).Int("attempt", job.Attempt+1).Str("error", msg).Msg("pass failed")
@@ -171,10 +212,11 @@ func (e *Engine) runJob(ctx context.Context, job *store.Job) error {
 		}
 		e.m.Passes.WithLabelValues(kind, "park").Inc()
 		e.m.Parked.Inc()
-		return e.st.Park(sctx, job, msg)
+		return func(c context.Context) error { return e.st.Park(c, job, msg) }, nil
 	}
 	e.m.Passes.WithLabelValues(kind, "retry").Inc()
-	return e.st.Retry(sctx, job, e.clk.Now().Add(e.backoff(job.Attempt, res.retract)), msg)
+	at := e.clk.Now().Add(e.backoff(job.Attempt, res.retract))
+	return func(c context.Context) error { return e.st.Retry(c, job, at, msg) }, nil
 }
 
 // backoff is capped exponential with full jitter. A failing retraction is
