@@ -147,7 +147,7 @@ func build(ctx context.Context, iox IO, o buildOpts) (*runtime, error) {
 		}
 	}
 	if o.engine {
-		if err := rt.buildEngine(o); err != nil {
+		if err := rt.buildEngine(ctx, o); err != nil {
 			rt.close()
 			return nil, err
 		}
@@ -199,7 +199,7 @@ func (rt *runtime) keySecret(fallback []byte) []byte {
 }
 
 // buildEngine constructs every configured source and target and the engine.
-func (rt *runtime) buildEngine(o buildOpts) error {
+func (rt *runtime) buildEngine(ctx context.Context, o buildOpts) error {
 	rt.sources = map[string]worker.Source{}
 	rt.targets = map[string][]worker.Binding{}
 	rt.clients = map[string]*httpapi.Client{}
@@ -226,6 +226,12 @@ func (rt *runtime) buildEngine(o buildOpts) error {
 			}
 			rt.targets[c.ID] = append(rt.targets[c.ID], b)
 		}
+	}
+	if err := rt.rememberTargets(ctx); err != nil {
+		return err
+	}
+	if err := rt.bindDeparted(ctx); err != nil {
+		return err
 	}
 	// Every write credential is known now: the pacer gets their limits.
 	var err error

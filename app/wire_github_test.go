@@ -4,6 +4,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +109,97 @@ func TestGitHubSourceTargetAndWebhooksAreWired(t *testing.T) {
 	}
 	if code, _ := p.stop(15 * time.Second); code != 0 {
 		t.Errorf("serve exited %d", code)
+	}
+}
+
+// TestRemovedCustomersMirrorsAreRetracted: a customer deleted from the rules
+// takes its `targets:` entry along, yet its GitHub mirror is retracted (the
+// target was recorded while configured). The dry run plans exactly that, the
+// sync does it with an audited retract per object, and once nothing is
+// left a further sync writes nothing. The customer who stays is untouched.
+func TestRemovedCustomersMirrorsAreRetracted(t *testing.T) {
+	gh := fakegh.New(t, fakegh.Options{})
+	for _, r := range []string{"agency/site", "acme/status", "globex/status"} {
+		gh.AddRepo(r)
+	}
+	gh.AddToken("src-token", "vitrine-reader")
+	gh.AddToken("dst-token", "vitrine-bot")
+	gh.SetAccess("src-token", "agency/site", fakegh.AccessRead)
+	gh.SetAccess("dst-token", "acme/status", fakegh.AccessPush)
+	gh.SetAccess("dst-token", "globex/status", fakegh.AccessPush)
+	pub := gh.CreateIssue("agency/site", fakegh.NewIssue{Title: "Checkout", Labels: []string{"acme"}, Body: "Pay by card."})
+	gh.AddComment("agency/site", pub.Number, "agency-pm", "[client] Ready for review")
+	gh.CreateIssue("agency/site", fakegh.NewIssue{Title: "Search", Labels: []string{"globex"}, Body: "Find things."})
+
+	customer := func(id string) string {
+		return `  - id: ` + id + `
+    name: ` + strings.ToUpper(id) + `
+    sources:
+      - github: {repo: agency/site}
+    publish: {label: ` + id + `}
+    show: {comments: marked}
+    targets:
+      - page: {}
+      - github: {repo: ` + id + `/status, token_env: DST_TOKEN}
+`
+	}
+	dir := t.TempDir()
+	rules := filepath.Join(dir, "vitrine.yaml")
+	writeFile(t, rules, "customers:\n"+customer("acme")+customer("globex"))
+	env := envFor(dir, "GITHUB_TOKEN=src-token", "DST_TOKEN=dst-token", "VITRINE_GITHUB_API_URL="+gh.URL())
+	mustRun(t, env, "sync")
+
+	repo := func(name string) fakegh.RepoState {
+		t.Helper()
+		for _, r := range gh.Dump().Repos {
+			if r.Name == name {
+				return r
+			}
+		}
+		t.Fatalf("no %s in the fake", name)
+		return fakegh.RepoState{}
+	}
+	acme := repo("acme/status")
+	if len(acme.Issues) != 1 || acme.Issues[0].State != "open" || len(acme.Issues[0].Comments) != 1 {
+		t.Fatalf("acme/status after the first sync: %+v", acme.Issues)
+	}
+	globex := repo("globex/status")
+
+	writeFile(t, rules, "customers:\n"+customer("globex"))
+	seq := lastSeq(t, env, "acme")
+	plan := []string{}
+	for _, op := range plannedOps(mustRun(t, env, "sync", "--dry-run").Stdout) {
+		if strings.HasPrefix(op, "acme github:") {
+			plan = append(plan, op)
+		}
+	}
+	if len(plan) != 1 || !strings.Contains(plan[0], " retract #") { // the issue, its comment with it
+		t.Fatalf("the dry run plans %v in acme/status, want one retraction", plan)
+	}
+	mustRun(t, env, "sync")
+
+	m := repo("acme/status").Issues[0]
+	if m.State != "closed" || strings.Contains(m.Title+m.Body, "Checkout") || strings.Contains(m.Body, "Pay by card") || len(m.Comments) != 0 {
+		t.Errorf("the removed customer's mirror was not retracted: %+v", m)
+	}
+	var made []string
+	for _, op := range madeOps(t, env, "acme", seq) {
+		if strings.HasPrefix(op, "acme github:") {
+			made = append(made, op)
+		}
+	}
+	// One audited retract per mirrored object: the issue (as planned, its
+	// comments go with it) and its comment.
+	if len(made) != 2 || !slices.Contains(made, plan[0]) {
+		t.Errorf("audited in acme/status: %v; want the planned %v and its comment's", made, plan)
+	}
+	if g := repo("globex/status"); len(g.Issues) != 1 || g.Issues[0].Title != globex.Issues[0].Title || g.Issues[0].State != "open" {
+		t.Errorf("the customer who stays was touched: %+v", g.Issues)
+	}
+
+	writes := gh.Calls().Writes
+	mustRun(t, env, "sync")
+	if got := gh.Calls().Writes; got != writes {
+		t.Errorf("a sync after the retraction made %d writes", got-writes)
 	}
 }

@@ -248,15 +248,14 @@ func (e *Engine) reconcile(ctx context.Context) error {
 			tasks = append(tasks, store.Task{Key: tverifyKey(c.ID(), b.Target.Name()), Lane: store.LaneBackground})
 		}
 	}
-	// Customers that left the rules but still have a stored view.
-	ids, err := e.st.ListViews(ctx)
+	// Customers that left the rules but still have a stored view, or
+	// mirrors in targets still bound to retract them.
+	ids, err := e.Departed(ctx)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		if _, ok := e.cfg.Rules.Customer(id); !ok {
-			tasks = append(tasks, ViewTask(id))
-		}
+		tasks = append(tasks, ViewTask(id))
 	}
 	return e.Enqueue(ctx, tasks...)
 }

@@ -199,8 +199,20 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 		}
 		cust, configured := e.cfg.Rules.Customer(c)
 		if !configured {
-			for _, it := range prev.Items {
-				out = append(out, PlannedOp{c, "page", it.Key, "", "retract"})
+			if hasPrev {
+				for _, it := range prev.Items {
+					out = append(out, PlannedOp{c, "page", it.Key, "", "retract"})
+				}
+			}
+			for _, b := range e.cfg.Targets[c] {
+				links, err := e.st.ListLinks(ctx, c, b.Target.Name(), "")
+				if err != nil {
+					return nil, err
+				}
+				_, ms := b.Target.(mirror.MilestoneTarget)
+				for _, op := range mirror.Plan(nil, links, ms) {
+					out = append(out, PlannedOp{c, b.Target.Name(), op.Object, "", op.Action})
+				}
 			}
 			continue
 		}
@@ -279,16 +291,21 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 	return out, nil
 }
 
-// Departed lists customers that still have a stored view but are no longer
-// in the rules: a full reconcile retracts them.
+// Departed lists customers no longer in the rules that still have a stored
+// view, or targets bound to retract their mirrors (Config.Targets may hold
+// such customers): a full reconcile retracts them.
 func (e *Engine) Departed(ctx context.Context) ([]string, error) {
 	ids, err := e.st.ListViews(ctx)
 	if err != nil {
 		return nil, err
 	}
+	for id := range e.cfg.Targets {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
 	var out []string
-	for _, id := range ids {
-		if _, ok := e.cfg.Rules.Customer(id); !ok {
+	for i, id := range ids {
+		if _, ok := e.cfg.Rules.Customer(id); !ok && (i == 0 || ids[i-1] != id) {
 			out = append(out, id)
 		}
 	}
