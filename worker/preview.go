@@ -204,15 +204,8 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 					out = append(out, PlannedOp{c, "page", it.Key, "", "retract"})
 				}
 			}
-			for _, b := range e.cfg.Targets[c] {
-				links, err := e.st.ListLinks(ctx, c, b.Target.Name(), "")
-				if err != nil {
-					return nil, err
-				}
-				_, ms := b.Target.(mirror.MilestoneTarget)
-				for _, op := range mirror.Plan(nil, links, ms) {
-					out = append(out, PlannedOp{c, b.Target.Name(), op.Object, "", op.Action})
-				}
+			if out, err = e.planTargetOps(ctx, out, c, nil, nil); err != nil {
+				return nil, err
 			}
 			continue
 		}
@@ -267,16 +260,9 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 		for k := range before {
 			out = append(out, PlannedOp{c, "page", k, refs[k], "retract"})
 		}
-		for _, b := range e.cfg.Targets[c] {
-			links, err := e.st.ListLinks(ctx, c, b.Target.Name(), "")
-			if err != nil {
-				return nil, err
-			}
-			_, ms := b.Target.(mirror.MilestoneTarget)
-			v := res.View
-			for _, op := range mirror.Plan(&v, links, ms) {
-				out = append(out, PlannedOp{c, b.Target.Name(), op.Object, refs[op.Object], op.Action})
-			}
+		v := res.View
+		if out, err = e.planTargetOps(ctx, out, c, &v, refs); err != nil {
+			return nil, err
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool {
@@ -288,6 +274,22 @@ func (e *Engine) DryRun(ctx context.Context, customers []string) ([]PlannedOp, e
 		}
 		return out[i].Object < out[j].Object
 	})
+	return out, nil
+}
+
+// planTargetOps appends what each bound target of customer would get to
+// hold v (nil: nothing, every mirror retracted).
+func (e *Engine) planTargetOps(ctx context.Context, out []PlannedOp, customer string, v *mapping.View, refs map[string]string) ([]PlannedOp, error) {
+	for _, b := range e.cfg.Targets[customer] {
+		links, err := e.st.ListLinks(ctx, customer, b.Target.Name(), "")
+		if err != nil {
+			return nil, err
+		}
+		_, ms := b.Target.(mirror.MilestoneTarget)
+		for _, op := range mirror.Plan(v, links, ms) {
+			out = append(out, PlannedOp{customer, b.Target.Name(), op.Object, refs[op.Object], op.Action})
+		}
+	}
 	return out, nil
 }
 
