@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"vitrine/config"
-	"vitrine/worker"
 )
 
 // A customer removed from the rules takes its `targets:` entry with it, and
@@ -27,8 +26,8 @@ type targetRecord struct {
 }
 
 // rememberTargets records each configured customer's mirror targets,
-// writing only what changed.
-func (rt *runtime) rememberTargets(ctx context.Context) error {
+// writing only what differs from recs (the stored records).
+func (rt *runtime) rememberTargets(ctx context.Context, recs map[string][]byte) error {
 	for _, c := range rt.rules.Customers {
 		rec := targetRecord{Statuses: c.Statuses}
 		for _, t := range c.Targets {
@@ -43,11 +42,7 @@ func (rt *runtime) rememberTargets(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("customer %s: record its targets: %w", c.ID, err)
 		}
-		old, ok, err := rt.st.GetKV(ctx, nsTargets, c.ID)
-		if err != nil {
-			return fmt.Errorf("customer %s: read its target record: %w", c.ID, err)
-		}
-		if ok && bytes.Equal(old, raw) {
+		if old, ok := recs[c.ID]; ok && bytes.Equal(old, raw) {
 			continue
 		}
 		if err := rt.st.PutKV(ctx, nsTargets, c.ID, raw); err != nil {
@@ -57,15 +52,12 @@ func (rt *runtime) rememberTargets(ctx context.Context) error {
 	return nil
 }
 
-// bindDeparted binds the recorded targets of customers no longer in the
-// rules that still hold mirrors there; a record none of whose targets holds
-// a mirror any more is deleted. A target that cannot be rebuilt (its token
-// variable is gone) is logged and left: its mirrors stay until it can be.
-func (rt *runtime) bindDeparted(ctx context.Context) error {
-	recs, err := rt.st.ListKV(ctx, nsTargets)
-	if err != nil {
-		return fmt.Errorf("list target records: %w", err)
-	}
+// bindDeparted binds the recorded targets (recs) of customers no longer in
+// the rules that still hold mirrors there; a record none of whose targets
+// holds a mirror any more is deleted. A target that cannot be rebuilt (its
+// token variable is gone) is logged and left: its mirrors stay until it can
+// be.
+func (rt *runtime) bindDeparted(ctx context.Context, recs map[string][]byte) error {
 	configured := map[string]bool{}
 	for _, c := range rt.rules.Customers {
 		configured[c.ID] = true
@@ -81,8 +73,7 @@ func (rt *runtime) bindDeparted(ctx context.Context) error {
 			continue
 		}
 		c := config.Customer{ID: id, Statuses: rec.Statuses}
-		var bound []worker.Binding
-		mirrors, unbound := 0, 0
+		mirrors, bound, unbound := 0, 0, 0
 		for _, t := range rec.Targets {
 			b, err := rt.buildTarget(c, t)
 			if err != nil {
@@ -96,17 +87,17 @@ func (rt *runtime) bindDeparted(ctx context.Context) error {
 			}
 			if len(links) > 0 {
 				mirrors += len(links)
-				bound = append(bound, b)
+				bound++
+				rt.bind(id, b)
 			}
 		}
-		if len(bound) == 0 && unbound == 0 {
+		if bound == 0 && unbound == 0 {
 			if err := rt.st.DeleteKV(ctx, nsTargets, id); err != nil {
 				return fmt.Errorf("customer %s: forget its target record: %w", id, err)
 			}
 			continue
 		}
-		if len(bound) > 0 {
-			rt.targets[id] = bound
+		if bound > 0 {
 			log.Warn().Int("mirrors", mirrors).Msg("customer left the rules: its mirrors are retracted")
 		}
 	}

@@ -89,7 +89,6 @@ func (rt *runtime) githubTarget(c config.Customer, t config.Target) (worker.Bind
 	if err != nil {
 		return worker.Binding{}, err
 	}
-	rt.ghTargets = append(rt.ghTargets, tg)
 	return worker.Binding{Target: tg, Delay: g.TargetDelay.Duration}, nil
 }
 

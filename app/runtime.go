@@ -224,17 +224,20 @@ func (rt *runtime) buildEngine(ctx context.Context, o buildOpts) error {
 			if err != nil {
 				return &ExitError{Code: 1, Err: fmt.Errorf("%s: target: %w", c.ID, err)}
 			}
-			rt.targets[c.ID] = append(rt.targets[c.ID], b)
+			rt.bind(c.ID, b)
 		}
 	}
-	if err := rt.rememberTargets(ctx); err != nil {
+	recs, err := rt.st.ListKV(ctx, nsTargets)
+	if err != nil {
+		return fmt.Errorf("list target records: %w", err)
+	}
+	if err := rt.rememberTargets(ctx, recs); err != nil {
 		return err
 	}
-	if err := rt.bindDeparted(ctx); err != nil {
+	if err := rt.bindDeparted(ctx, recs); err != nil {
 		return err
 	}
 	// Every write credential is known now: the pacer gets their limits.
-	var err error
 	rt.pacer, err = pace.New(pace.Options{Clock: rt.clk, State: pacingState(rt.st), Credentials: rt.limits})
 	if err != nil {
 		return err
@@ -259,6 +262,15 @@ func (rt *runtime) buildEngine(ctx context.Context, o buildOpts) error {
 		Faults: faultsOrNil(rt.faults),
 	})
 	return err
+}
+
+// bind keeps a customer's target binding; GitHub targets are also asked
+// for their login (echo suppression, validate --online).
+func (rt *runtime) bind(customer string, b worker.Binding) {
+	rt.targets[customer] = append(rt.targets[customer], b)
+	if tg, ok := b.Target.(*github.Target); ok {
+		rt.ghTargets = append(rt.ghTargets, tg)
+	}
 }
 
 func (rt *runtime) buildSource(s config.Source, key string) (worker.Source, error) {

@@ -4,12 +4,11 @@ import (
 	"context"
 	"errors"
 	"flag"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"vitrine/internal/testbin"
 	"vitrine/mapping"
 )
 
@@ -106,18 +105,9 @@ var errStoreDown = errors.New("store down")
 // repoRoot walks up to go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	dir, err := testbin.Root()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = parent
-	}
+	return dir
 }
