@@ -289,6 +289,9 @@ const timeFormat = "2006-01-02T15:04:05.000Z07:00"
 // planTargets enqueues an op for every mirror object that differs (only
 // those in only, when it is not nil).
 func (e *Engine) planTargets(ctx context.Context, customer string, v *mapping.View, only map[string]bool) error {
+	if only != nil && len(only) == 0 {
+		return nil // nothing changed: no link needs reading
+	}
 	var tasks []store.Task
 	for _, b := range e.cfg.Targets[customer] {
 		tname := b.Target.Name()

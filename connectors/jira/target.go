@@ -729,7 +729,7 @@ func (t *Target) converge(ctx context.Context, ref string, w mirror.Issue, want 
 	if err != nil {
 		return mirror.Remote{Ref: ref}, err
 	}
-	if hops > 0 || wrote {
+	if hops > 0 { // a field edit alone was read back above
 		if cur, err = t.read(ctx, ref); err != nil {
 			return mirror.Remote{Ref: ref}, t.wrap(ref, "read", err)
 		}
