@@ -274,7 +274,7 @@ func SourceKey(s config.Source) string {
 		if repo == "" {
 			return ""
 		}
-		if h := host(s.GitHub.APIURL); h != "" && h != "api.github.com" {
+		if h := APIHost(s.GitHub.APIURL); h != "" && h != "api.github.com" {
 			return "github:" + h + "/" + repo
 		}
 		return "github:" + repo
@@ -283,7 +283,7 @@ func SourceKey(s config.Source) string {
 		if p == "" {
 			return ""
 		}
-		h := host(s.Jira.URL)
+		h := APIHost(s.Jira.URL)
 		if h == "" {
 			h = "default"
 		}
@@ -307,7 +307,10 @@ func SourceKey(s config.Source) string {
 	}
 }
 
-func host(raw string) string {
+// APIHost is the lower-case host of an API or site URL (the raw value,
+// trimmed, when it has none): it tells sources and targets on other
+// GitHub or Jira installations apart in keys and names.
+func APIHost(raw string) string {
 	if raw == "" {
 		return ""
 	}

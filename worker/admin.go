@@ -84,7 +84,7 @@ func (e *Engine) customerTasks(customer string) []store.Task {
 	}
 	tasks = append(tasks, ViewTask(customer))
 	for _, b := range e.cfg.Targets[customer] {
-		tasks = append(tasks, store.Task{Key: tverifyKey(customer, b.Target.Name()), Lane: store.LaneBackground})
+		tasks = append(tasks, TargetVerifyTask(customer, b.Target.Name()))
 	}
 	return tasks
 }

@@ -245,7 +245,7 @@ func (e *Engine) reconcile(ctx context.Context) error {
 		}
 		tasks = append(tasks, ViewTask(c.ID()))
 		for _, b := range e.cfg.Targets[c.ID()] {
-			tasks = append(tasks, store.Task{Key: tverifyKey(c.ID(), b.Target.Name()), Lane: store.LaneBackground})
+			tasks = append(tasks, TargetVerifyTask(c.ID(), b.Target.Name()))
 		}
 	}
 	// Customers that left the rules but still have a stored view, or

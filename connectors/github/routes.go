@@ -1,7 +1,6 @@
 package github
 
 import (
-	"net/url"
 	"strings"
 
 	"vitrine/config"
@@ -13,21 +12,10 @@ import (
 // like mapping.SourceKey. It must never change for a target with mirrors.
 func TargetName(t config.GitHubTarget) string {
 	repo := strings.ToLower(strings.TrimSpace(t.Repo))
-	if h := apiHost(t.APIURL); h != "" && h != "api.github.com" {
+	if h := mapping.APIHost(t.APIURL); h != "" && h != "api.github.com" {
 		return "github:" + h + "/" + repo
 	}
 	return "github:" + repo
-}
-
-func apiHost(raw string) string {
-	if raw == "" {
-		return ""
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return strings.ToLower(strings.Trim(raw, "/"))
-	}
-	return strings.ToLower(u.Host)
 }
 
 // Routes lists the rules' GitHub repositories for WebhookOptions: every

@@ -190,7 +190,7 @@ func (p *WebhookParser) Parse(h http.Header, body []byte) (store.Delivery, error
 		}
 		if !p.bots[sender] {
 			for _, r := range refs {
-				add(store.Task{Key: "tverify:" + r.Customer + "|" + r.Target, Lane: store.LaneBackground})
+				add(worker.TargetVerifyTask(r.Customer, r.Target))
 			}
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"vitrine/connectors/jira"
 	"vitrine/fake/openapi"
 	"vitrine/webhooks"
+	"vitrine/worker"
 )
 
 const (
@@ -147,7 +148,7 @@ func FuzzJiraWebhook(f *testing.F) {
 		if len(targets) < 3 {
 			ref := jira.TargetRef{Customer: "acme", Target: "jira:" + fuzzJiraSite + "/" + proj}
 			targets[proj] = []jira.TargetRef{ref}
-			allowed[jira.TargetVerifyTask(ref.Customer, ref.Target).Key] = true
+			allowed[worker.TargetVerifyTask(ref.Customer, ref.Target).Key] = true
 		}
 	}
 	p, err := jira.NewWebhookParser(jira.WebhookOptions{Secret: fuzzJiraSecret, Site: fuzzJiraSite,

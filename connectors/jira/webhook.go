@@ -317,7 +317,7 @@ func (p *WebhookParser) driftTasks(pl *hookPayload, projects map[string]bool) []
 	var tasks []store.Task
 	for proj := range projects {
 		for _, t := range p.targets[proj] {
-			tasks = append(tasks, TargetVerifyTask(t.Customer, t.Target))
+			tasks = append(tasks, worker.TargetVerifyTask(t.Customer, t.Target))
 		}
 	}
 	sort.Slice(tasks, func(i, j int) bool { return tasks[i].Key < tasks[j].Key })
@@ -334,13 +334,6 @@ func (p *WebhookParser) isBot(u *userJSON) bool {
 		}
 	}
 	return false
-}
-
-// TargetVerifyTask is the drift check of one customer's target. The worker
-// has no exported constructor for it yet; this builds the same key
-// (worker's tverifyKey) in the background lane.
-func TargetVerifyTask(customer, target string) store.Task {
-	return store.Task{Key: "tverify:" + customer + "|" + target, Lane: store.LaneBackground}
 }
 
 var _ webhooks.Parser = (*WebhookParser)(nil)
