@@ -12,6 +12,7 @@ import (
 
 	"vitrine/clock"
 	"vitrine/connectors"
+	"vitrine/fault"
 	"vitrine/mapping"
 	"vitrine/pace"
 	"vitrine/store"
@@ -34,10 +35,10 @@ type Faults interface {
 	At(point string) error
 }
 
-// Named fault points.
+// Named fault points (package fault names them all).
 const (
-	FaultAfterCreate        = "after-target-create"  // the target answered 2xx, the link is not stored yet
-	FaultAfterCommentCreate = "after-comment-create" // during comment sync
+	FaultAfterCreate        = fault.AfterTargetCreate  // the target answered 2xx, the link is not stored yet
+	FaultAfterCommentCreate = fault.AfterCommentCreate // during comment sync
 )
 
 // KV namespaces the applier owns.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"vitrine/connectors"
+	"vitrine/fault"
 	"vitrine/item"
 	"vitrine/store"
 )
@@ -145,7 +146,7 @@ func (e *Engine) scan(ctx context.Context, job *store.Job, key string) error {
 		if err != nil {
 			return fmt.Errorf("%s: poll: %w", key, err)
 		}
-		if ferr := e.fault("after-fetch"); ferr != nil {
+		if ferr := e.fault(fault.AfterFetch); ferr != nil {
 			return ferr
 		}
 		for _, it := range p.Items {
@@ -247,7 +248,7 @@ func (e *Engine) refetch(ctx context.Context, src Source, id string) (bool, erro
 		}
 	}
 	it, err := src.Fetch(ctx, id, connectors.FetchOptions{Comments: true, Cached: cached && hadComments})
-	if ferr := e.fault("after-fetch"); ferr != nil {
+	if ferr := e.fault(fault.AfterFetch); ferr != nil {
 		return false, ferr
 	}
 	if errors.Is(err, connectors.ErrNotModified) {
