@@ -29,11 +29,6 @@ func (p pacerRef) TakeSubject(ctx context.Context, cred string, lane store.Lane,
 	return p.rt.pacer.TakeSubject(ctx, cred, lane, key, subject)
 }
 
-func paceInfo(ctx context.Context) (store.Lane, string, bool) {
-	pi, ok := worker.PaceInfoFrom(ctx)
-	return pi.Lane, pi.Key, ok
-}
-
 // httpClient returns the one HTTP client of a credential on a host; a
 // writer's client paces its writes per credential under the vendor's limits.
 func (rt *runtime) httpClient(vendor, host, varName, secret string, write bool) (*httpapi.Client, error) {
@@ -52,7 +47,7 @@ func (rt *runtime) httpClient(vendor, host, varName, secret string, write bool) 
 	}
 	if write {
 		o.Pacer = pacerRef{rt}
-		o.PaceInfo = paceInfo
+		o.PaceInfo = worker.PaceLaneKey
 		switch vendor {
 		case "jira":
 			o.Subject = jira.Subject

@@ -19,7 +19,6 @@ import (
 	"vitrine/connectors/httpapi"
 	"vitrine/mapping"
 	"vitrine/pace"
-	"vitrine/store"
 	"vitrine/store/sqlite"
 	"vitrine/webhooks"
 	"vitrine/worker"
@@ -216,10 +215,7 @@ func httpClient(o rigOptions, cred, target string, p *pace.Pacer, wrap func(http
 	}
 	if p != nil {
 		ho.Pacer = p
-		ho.PaceInfo = func(ctx context.Context) (store.Lane, string, bool) {
-			pi, ok := worker.PaceInfoFrom(ctx)
-			return pi.Lane, pi.Key, ok
-		}
+		ho.PaceInfo = worker.PaceLaneKey
 	}
 	return httpapi.New(ho)
 }

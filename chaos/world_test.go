@@ -235,10 +235,7 @@ func newWorld(t *testing.T, o worldOptions) *world {
 		}
 		if p != nil {
 			opts.Pacer = p
-			opts.PaceInfo = func(ctx context.Context) (store.Lane, string, bool) {
-				pi, ok := worker.PaceInfoFrom(ctx)
-				return pi.Lane, pi.Key, ok
-			}
+			opts.PaceInfo = worker.PaceLaneKey
 		}
 		c, err := httpapi.New(opts)
 		if err != nil {

@@ -27,6 +27,12 @@ func PaceInfoFrom(ctx context.Context) (PaceInfo, bool) {
 	return p, ok
 }
 
+// PaceLaneKey is PaceInfoFrom in the shape httpapi.Options.PaceInfo takes.
+func PaceLaneKey(ctx context.Context) (store.Lane, string, bool) {
+	p, ok := PaceInfoFrom(ctx)
+	return p.Lane, p.Key, ok
+}
+
 func withPace(ctx context.Context, lane store.Lane, key string) context.Context {
 	return context.WithValue(ctx, paceKey{}, PaceInfo{Lane: lane, Key: key})
 }

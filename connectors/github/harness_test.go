@@ -279,10 +279,7 @@ func (w *world) httpClientLog(cred, target string, p *pace.Pacer, log zerolog.Lo
 	}
 	if p != nil {
 		o.Pacer = p
-		o.PaceInfo = func(ctx context.Context) (store.Lane, string, bool) {
-			pi, ok := worker.PaceInfoFrom(ctx)
-			return pi.Lane, pi.Key, ok
-		}
+		o.PaceInfo = worker.PaceLaneKey
 	}
 	c, err := httpapi.New(o)
 	if err != nil {

@@ -82,7 +82,7 @@ type Options struct {
 	// pace.Paced (a *connectors.RateLimited wrapping pace.ErrPaced).
 	Pacer Pacer
 	// PaceInfo reads the lane and queue key of the pass a request belongs
-	// to (the app wires worker.PaceInfoFrom). Without it, or when it finds
+	// to (the app wires worker.PaceLaneKey). Without it, or when it finds
 	// none, a write is paced in the update lane under its method and path.
 	PaceInfo func(ctx context.Context) (lane store.Lane, key string, ok bool)
 	// Subject names what a write is to for per-subject limits (a Jira

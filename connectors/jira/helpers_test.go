@@ -17,7 +17,6 @@ import (
 	"vitrine/connectors/jira"
 	fakejira "vitrine/fake/jira"
 	"vitrine/pace"
-	"vitrine/store"
 	"vitrine/worker"
 )
 
@@ -75,10 +74,7 @@ func (r *rig) client(cred string, p *pace.Pacer) *httpapi.Client {
 	}
 	if p != nil {
 		o.Pacer = p
-		o.PaceInfo = func(ctx context.Context) (store.Lane, string, bool) {
-			pi, ok := worker.PaceInfoFrom(ctx)
-			return pi.Lane, pi.Key, ok
-		}
+		o.PaceInfo = worker.PaceLaneKey
 	}
 	c, err := httpapi.New(o)
 	if err != nil {
