@@ -60,8 +60,9 @@ func (s *CredState) clone() CredState {
 	return c
 }
 
-// empty reports a state equal to no state: a store may drop it.
-func (s *CredState) empty() bool {
+// Empty reports a state equal to no state: a store may drop it. Clean
+// alone does not count: it matters only with a lowered allowance.
+func (s *CredState) Empty() bool {
 	return len(s.Writes) == 0 && s.Blocked == 0 && s.Eff == 0 && s.Cut == 0 &&
 		len(s.Waiters) == 0 && len(s.Subjects) == 0
 }
@@ -89,7 +90,7 @@ func (m *Memory) Update(ctx context.Context, cred string, fn func(*CredState) er
 	if err := fn(&cur); err != nil {
 		return err
 	}
-	if cur.empty() {
+	if cur.Empty() {
 		delete(m.m, cred)
 		return nil
 	}

@@ -21,6 +21,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"vitrine/clock"
 	"vitrine/pace"
 	vredis "vitrine/store/redis"
 )
@@ -109,7 +110,7 @@ func (s *State) Update(ctx context.Context, cred string, fn func(*pace.CredState
 		case errors.Is(err, goredis.TxFailedErr):
 			// Another replica wrote the state meanwhile: back off a
 			// little (jittered, growing) and run fn again on its result.
-			if err := sleep(ctx, time.Duration(rand.Int64N(int64(50*time.Microsecond)*int64(try+1)+1))); err != nil {
+			if err := (clock.Real{}).Sleep(ctx, time.Duration(rand.Int64N(int64(50*time.Microsecond)*int64(try+1)+1))); err != nil {
 				return err
 			}
 			continue
@@ -119,28 +120,13 @@ func (s *State) Update(ctx context.Context, cred string, fn func(*pace.CredState
 	return fmt.Errorf("pace state %s: gave up after %d conflicting updates", cred, s.tries)
 }
 
-// encode is the blob to store, or nil when the state is empty. A state
-// holding only Clean is empty too: Clean matters only with a lowered
-// allowance (pace.Memory drops such a state the same way).
+// encode is the blob to store, or nil when the state is empty
+// (pace.CredState.Empty, as pace.Memory drops it).
 func encode(cs pace.CredState) ([]byte, error) {
-	probe := cs
-	probe.Clean = 0
-	b, err := json.Marshal(&probe)
-	if err != nil || string(b) == "{}" {
-		return nil, err
+	if cs.Empty() {
+		return nil, nil
 	}
 	return json.Marshal(&cs)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // Credentials lists the credentials with state, sorted (for metrics). It
