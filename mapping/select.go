@@ -72,7 +72,6 @@ type choice struct {
 	published bool
 	rule      string
 	busy      bool // being decided: a parent cycle reads as unpublished
-	done      bool
 }
 
 // selector applies one customer's selection decision table.
@@ -147,7 +146,7 @@ func (s *selector) decide(id string) *choice {
 	ch := &choice{busy: true}
 	s.memo[id] = ch
 	ch.published, ch.rule = s.table(it)
-	ch.busy, ch.done = false, true
+	ch.busy = false
 	return ch
 }
 

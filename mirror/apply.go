@@ -74,8 +74,8 @@ type Outcome struct {
 	Enqueue []store.Task // other keys that must run (a milestone before its items, the index)
 }
 
-// ErrNoIndex is never returned; documented here because an op on a target
-// whose mirrors were never indexed first asks for the index key.
+// indexRetry is when an op on a target whose mirrors were never indexed
+// runs again: it asks for the index key first.
 const indexRetry = time.Second
 
 // IndexKey is the queue key that rebuilds a target's links from its mirrors.
@@ -765,9 +765,6 @@ func (a *Applier) applyMilestone(ctx context.Context, r Request) (Outcome, error
 	a.audit(ctx, r, r.Object, "update", "", want.Hash, "milestone "+link.Ref)
 	return out, a.Store.PutLink(ctx, r.Fence, link)
 }
-
-// ErrDuplicate marks a mirror found twice under one key.
-var ErrDuplicate = errors.New("duplicate mirror")
 
 // notSent reports whether a write failed before anything was sent: the
 // credential's pacer refused it. Any other failure may have reached the

@@ -78,7 +78,6 @@ func isASCIILetter(c byte) bool { return c|0x20 >= 'a' && c|0x20 <= 'z' }
 func isDigit(c byte) bool       { return c >= '0' && c <= '9' }
 func isAlnum(c byte) bool       { return isASCIILetter(c) || isDigit(c) }
 func isWordByte(c byte) bool    { return isAlnum(c) || c == '_' }
-func isSpaceByte(c byte) bool   { return c == ' ' || c == '\t' || c == '\n' }
 
 // breaks returns, in ascending order, the byte offsets of s before which a
 // zero-width character must go so that no target (GitHub, Jira) can read a

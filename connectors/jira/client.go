@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +74,6 @@ func (a Auth) check(d Deployment) error {
 // conn is one authenticated connection to a site.
 type conn struct {
 	site    *url.URL // scheme://host[/context], no trailing slash
-	host    string
 	dep     Deployment
 	jc      *gojira.Client
 	maxBody int64
@@ -108,7 +106,7 @@ func newConn(site string, dep Deployment, hc *httpapi.Client, auth Auth) (*conn,
 	if err != nil {
 		return nil, err
 	}
-	return &conn{site: u, host: strings.ToLower(u.Host), dep: dep, jc: jc, maxBody: httpapi.DefaultMaxBody}, nil
+	return &conn{site: u, dep: dep, jc: jc, maxBody: httpapi.DefaultMaxBody}, nil
 }
 
 // apiError is a Jira answer outside 2xx, with Jira's own messages.
@@ -271,5 +269,3 @@ func Subject(req *http.Request) string {
 	}
 	return ""
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -2,7 +2,6 @@ package jira
 
 import (
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 )
@@ -76,11 +75,4 @@ func membership(project, jql string) string {
 		q += " AND (" + jql + ")"
 	}
 	return q
-}
-
-func idClause(ids []string) string {
-	if len(ids) == 1 {
-		return "id = " + ids[0]
-	}
-	return fmt.Sprintf("id in (%s)", strings.Join(ids, ", "))
 }

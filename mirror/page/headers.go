@@ -37,9 +37,6 @@ func CSP() string { return headerCSP }
 // without frame-ancestors, which only a header can carry.
 func MetaCSP() string { return metaCSP }
 
-// StyleHash returns the CSP hash source of the inline stylesheet.
-func StyleHash() string { return styleHash }
-
 // Headers returns the headers every answer of the handler carries (page,
 // feed, not-published page, redirect, 404), Content-Type excepted. A fresh
 // map: callers may modify it.

@@ -91,9 +91,6 @@ type TokenOption func(*Tokens)
 // WithClock sets the clock that times the epoch cache (tests: clock.Fake).
 func WithClock(c clock.Clock) TokenOption { return func(t *Tokens) { t.clock = c } }
 
-// WithRefresh sets how long cached epochs are trusted (default DefaultRefresh).
-func WithRefresh(d time.Duration) TokenOption { return func(t *Tokens) { t.refresh = d } }
-
 // NewTokens returns the tokens of the configured customers. Only these
 // customers have a page; an epoch stored for anyone else is ignored.
 func NewTokens(secret []byte, kv EpochStore, customers []string, opts ...TokenOption) (*Tokens, error) {

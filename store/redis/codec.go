@@ -20,9 +20,6 @@ const (
 	unixToYear1 = 62135596800
 )
 
-// zeroTime is the encoding of the zero time.Time.
-var zeroTime = encTime(time.Time{})
-
 func encTime(t time.Time) string {
 	return fmt.Sprintf("%012d%09d", t.Unix()+unixToYear1, t.Nanosecond())
 }

@@ -275,7 +275,7 @@ func (s *Store) Accept(ctx context.Context, d store.Delivery) (bool, error) {
 // DeliveryRetention on the store's clock are kept whatever before says: a
 // forgotten id lets a redelivery through as new work.
 func (s *Store) PruneDeliveries(ctx context.Context, before time.Time) error {
-	if floor := s.clock.Now().Add(-DeliveryRetention); floor.Before(before) {
+	if floor := s.clock.Now().Add(-store.DeliveryRetention); floor.Before(before) {
 		before = floor
 	}
 	err := checkTimes(before)

@@ -37,9 +37,6 @@ import (
 
 var _ store.Store = (*Store)(nil)
 
-// DeliveryRetention is store.DeliveryRetention, kept for callers of this package.
-const DeliveryRetention = store.DeliveryRetention
-
 // Store is a store.Store on one SQLite file.
 type Store struct {
 	path  string
