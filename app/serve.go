@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"vitrine/mapping"
 	"vitrine/mirror/page"
 	"vitrine/store"
 	"vitrine/webhooks"
@@ -111,7 +112,7 @@ func (rt *runtime) serve(ctx context.Context, o serveOpts) error {
 		intake.SetFaults(rt.faults)
 	}
 	pages, err := page.NewHandler(page.HandlerConfig{
-		Tokens: rt.tokens, Views: page.StoreViews{Views: rt.st}, IDKey: rt.idKey(),
+		Tokens: rt.tokens, Views: page.StoreViews{Views: rt.st, Cache: &mapping.ViewCache{}}, IDKey: rt.idKey(),
 		PublicURL: publicURL, Feed: rt.feedMode, Log: rt.log.With().Str("component", "page").Logger(),
 	})
 	if err != nil {

@@ -85,8 +85,7 @@ type Engine struct {
 	randMu sync.Mutex
 	rnd    *rand.Rand
 
-	viewsMu sync.Mutex
-	views   map[string]mapping.View // decoded stored views by customer (see loadView)
+	views mapping.ViewCache // decoded stored views (see loadView)
 }
 
 // New validates cfg (no I/O) and returns an engine.
@@ -124,7 +123,7 @@ func New(cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		cfg: cfg, st: cfg.Store, log: cfg.Log, m: cfg.Metrics, clk: cfg.Clock,
-		wake: make(chan struct{}, 1), views: map[string]mapping.View{}, rnd: cfg.Rand,
+		wake: make(chan struct{}, 1), rnd: cfg.Rand,
 	}
 	if e.rnd == nil {
 		e.rnd = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))

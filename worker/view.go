@@ -39,19 +39,10 @@ func (e *Engine) loadView(ctx context.Context, customer string) (mapping.View, b
 	if err != nil || !ok {
 		return mapping.View{}, ok, err
 	}
-	e.viewsMu.Lock()
-	cached, hit := e.views[customer]
-	e.viewsMu.Unlock()
-	if hit && cached.Hash == rec.Hash {
-		return cached, true, nil
-	}
-	var v mapping.View
-	if err := json.Unmarshal(rec.Data, &v); err != nil {
+	v, err := e.views.Decode(customer, rec.Hash, rec.Data)
+	if err != nil {
 		return mapping.View{}, false, fmt.Errorf("%s: decode stored view: %w", customer, err)
 	}
-	e.viewsMu.Lock()
-	e.views[customer] = v
-	e.viewsMu.Unlock()
 	return v, true, nil
 }
 

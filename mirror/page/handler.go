@@ -2,7 +2,6 @@ package page
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -30,7 +29,11 @@ type TokenLookup interface {
 }
 
 // StoreViews adapts store.Views (JSON records) to a ViewSource.
-type StoreViews struct{ Views store.Views }
+type StoreViews struct {
+	Views store.Views
+	// Cache keeps decoded views between requests (nil: decode each time).
+	Cache *mapping.ViewCache
+}
 
 // GetView decodes the customer's stored view.
 func (s StoreViews) GetView(ctx context.Context, customer string) (mapping.View, time.Time, bool, error) {
@@ -38,8 +41,8 @@ func (s StoreViews) GetView(ctx context.Context, customer string) (mapping.View,
 	if err != nil || !ok {
 		return mapping.View{}, time.Time{}, false, err
 	}
-	var v mapping.View
-	if err := json.Unmarshal(rec.Data, &v); err != nil {
+	v, err := s.Cache.Decode(customer, rec.Hash, rec.Data)
+	if err != nil {
 		return mapping.View{}, time.Time{}, false, fmt.Errorf("customer %s: decode view: %w", customer, err)
 	}
 	return v, rec.Changed, true, nil
