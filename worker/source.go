@@ -399,6 +399,23 @@ func (e *Engine) verifySource(ctx context.Context, job *store.Job, key string) e
 // ones included, count in their progress): a deletion shows in no cursor
 // poll, for those no more than for the published ones.
 func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, error) {
+	snaps, err := e.st.ListSnapshots(ctx, source)
+	if err != nil {
+		return nil, err
+	}
+	var items []item.Item
+	byRef := map[string]string{} // the first item with a ref (publish.status_item)
+	for _, s := range snaps {
+		if s.Kind != store.KindItem {
+			continue
+		}
+		if it, err := decodeItem(s); err == nil {
+			items = append(items, it)
+			if _, dup := byRef[it.Ref]; !dup {
+				byRef[it.Ref] = it.ID
+			}
+		}
+	}
 	seen := map[string]bool{}
 	var ids []string
 	add := func(id string) {
@@ -422,19 +439,14 @@ func (e *Engine) publishedIn(ctx context.Context, source string) ([]string, erro
 				shown[m.Key] = true
 			}
 		}
-		if id := e.statusItemID(ctx, c, source); id != "" {
-			add(id)
+		if cust, ok := e.cfg.Rules.Customer(c); ok {
+			if ref := cust.Config().Publish.StatusItem; ref != "" && byRef[ref] != "" {
+				add(byRef[ref])
+			}
 		}
 	}
-	snaps, err := e.st.ListSnapshots(ctx, source)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range snaps {
-		if s.Kind != store.KindItem {
-			continue
-		}
-		if it, err := decodeItem(s); err == nil && ((it.Parent != "" && shown[it.Parent]) || (it.Milestone != "" && shown[it.Milestone])) {
+	for _, it := range items {
+		if (it.Parent != "" && shown[it.Parent]) || (it.Milestone != "" && shown[it.Milestone]) {
 			add(it.ID)
 		}
 	}

@@ -76,31 +76,6 @@ func (e *Engine) snapshots(ctx context.Context, sources []string) ([]item.Snapsh
 	return out, nil
 }
 
-// statusItemID finds the item named by publish.status_item in a source.
-func (e *Engine) statusItemID(ctx context.Context, customer, source string) string {
-	c, ok := e.cfg.Rules.Customer(customer)
-	if !ok {
-		return ""
-	}
-	ref := c.Config().Publish.StatusItem
-	if ref == "" {
-		return ""
-	}
-	recs, err := e.st.ListSnapshots(ctx, source)
-	if err != nil {
-		return ""
-	}
-	for _, r := range recs {
-		if r.Kind != store.KindItem {
-			continue
-		}
-		if it, err := decodeItem(r); err == nil && it.Ref == ref {
-			return it.ID
-		}
-	}
-	return ""
-}
-
 // rehash recomputes a view's hash after the engine edited it.
 func rehash(v *mapping.View) {
 	v.Hash = ""
