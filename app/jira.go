@@ -234,20 +234,7 @@ func (rt *runtime) checkJira(ctx context.Context) []error {
 			if !ok {
 				continue
 			}
-			_ = src
-			site, _ := rt.jiraSite(s.Jira.URL)
-			auth, dep, tokenName, err := rt.jiraAuth(s.Jira.EmailEnv, s.Jira.TokenEnv)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: source jira %s: %w", c.ID, s.Jira.Project, err))
-				continue
-			}
-			hc, err := rt.httpClient("jira", siteHost(site), tokenName, secretOf(auth), false)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if err := jira.CheckSource(ctx, jira.SourceOptions{Key: mapping.SourceKey(s), Site: site, Project: s.Jira.Project,
-				JQL: s.Jira.JQL, Milestones: s.Jira.Milestones, Fields: s.Jira.Fields, Deployment: dep, HTTP: hc, Auth: auth, Clock: rt.clk}); err != nil {
+			if err := src.Check(ctx); err != nil {
 				errs = append(errs, fmt.Errorf("%s: source jira %s: %w", c.ID, s.Jira.Project, err))
 			}
 		}

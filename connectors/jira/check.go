@@ -87,13 +87,18 @@ func CheckSource(ctx context.Context, o SourceOptions) error {
 	if err != nil {
 		return err
 	}
+	return s.Check(ctx)
+}
+
+// Check runs CheckSource's checks on a source already built.
+func (s *Source) Check(ctx context.Context) error {
 	if _, err := s.zone(ctx, true); err != nil {
 		return err
 	}
 	if err := s.projectReadable(ctx); err != nil {
 		return err
 	}
-	_, _, err = s.c.search(ctx, searchReq{jql: membership(s.project, s.jql), fields: []string{"id"}, max: 1})
+	_, _, err := s.c.search(ctx, searchReq{jql: membership(s.project, s.jql), fields: []string{"id"}, max: 1})
 	if err != nil {
 		if statusOf(err) == http.StatusBadRequest {
 			return fmt.Errorf("%s: jql %s: %w", s.key, strconv.Quote(s.jql), err)
